@@ -1,0 +1,87 @@
+// The only module that talks to the Anthropic API. The SDK is imported on first use so
+// that start-up never pays for it.
+
+export type ChatMessage = { role: "user" | "assistant"; content: string };
+export type ChatRequest = {
+  model: string;
+  messages: ChatMessage[];
+  system?: string;
+  maxTokens: number;
+  temperature?: number;
+};
+export type ChatReply = {
+  text: string;
+  model: string;
+  stopReason: string | null;
+  usage: { input_tokens: number; output_tokens: number };
+};
+export type ClaudeSettings = { apiKey: string; baseUrl: string; timeoutSeconds: number; maxRetries: number };
+export type ChatOptions = { signal: AbortSignal; onText?: (delta: string, soFar: number) => void };
+
+type ApiErrorLike = { status?: number; name?: string; message?: string; error?: { error?: { type?: string; message?: string } } };
+
+/** Every API failure becomes a sentence a person can act on, and never contains the key. */
+export function describeApiError(error: unknown): string {
+  const e = error as ApiErrorLike;
+  const name = e?.name ?? (error as object)?.constructor?.name ?? "";
+  const apiText = e?.error?.error?.message;
+  if (name.includes("UserAbort")) return "Cancelled.";
+  if (name.includes("ConnectionTimeout")) return "Claude API request timed out (claude.timeout); try again or raise the timeout.";
+  if (name.includes("Connection")) return "Cannot reach the Claude API (connection failed); check the network or claude.base_url / ANTHROPIC_BASE_URL.";
+  switch (e?.status) {
+    case 400:
+      return `Claude API rejected the request: ${apiText ?? "bad request"}.`;
+    case 401:
+      return "Claude API refused the API key (401); check ANTHROPIC_API_KEY or claude.api_key.";
+    case 403:
+      return `Claude API: permission denied (403)${apiText ? `: ${apiText}` : ""}.`;
+    case 404:
+      return `Claude API: not found (404)${apiText ? `: ${apiText}` : ""}; check the model name and claude.base_url.`;
+    case 413:
+      return "Claude API: request too large (413); shorten the message or the conversation.";
+    case 429:
+      return "Claude API rate limit reached (429) after retries; wait a moment and try again.";
+    case 529:
+      return "Claude API is overloaded (529) after retries; try again shortly.";
+  }
+  if (typeof e?.status === "number" && e.status >= 500) return `Claude API server error (${e.status}) after retries; try again shortly.`;
+  return `Claude API call failed: ${e?.message ?? String(error)}`;
+}
+
+export async function chat(settings: ClaudeSettings, request: ChatRequest, options: ChatOptions): Promise<ChatReply> {
+  const { default: Anthropic } = await import("@anthropic-ai/sdk");
+  const client = new Anthropic({
+    apiKey: settings.apiKey,
+    baseURL: settings.baseUrl || undefined,
+    timeout: settings.timeoutSeconds * 1000,
+    maxRetries: settings.maxRetries,
+  });
+  const stream = client.messages.stream(
+    {
+      model: request.model,
+      max_tokens: request.maxTokens,
+      messages: request.messages,
+      ...(request.system ? { system: request.system } : {}),
+      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    },
+    { signal: options.signal },
+  );
+  let received = 0;
+  if (options.onText) {
+    stream.on("text", (delta) => {
+      received += delta.length;
+      options.onText?.(delta, received);
+    });
+  }
+  const message = await stream.finalMessage();
+  const text = message.content
+    .filter((block): block is Extract<typeof block, { type: "text" }> => block.type === "text")
+    .map((block) => block.text)
+    .join("");
+  return {
+    text,
+    model: message.model,
+    stopReason: message.stop_reason ?? null,
+    usage: { input_tokens: message.usage.input_tokens, output_tokens: message.usage.output_tokens },
+  };
+}

@@ -1,0 +1,208 @@
+#!/usr/bin/env bun
+// The command line: the only module that reads argv, prints for people, and exits.
+import { existsSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { maskSecrets, renderConfigTemplate } from "./config/describe.ts";
+import type { Partial } from "./config/env.ts";
+import { loadConfig, type LoadedConfig } from "./config/load.ts";
+import type { Config } from "./config/schema.ts";
+import { prompts } from "./prompts/index.ts";
+import { resources, resourceTemplates } from "./resources/index.ts";
+import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
+import { tools } from "./tools/index.ts";
+import { COMMIT, TARGET, VERSION } from "./version.ts";
+
+const out = (text: string) => process.stdout.write(`${text}\n`); // stdout-ok: CLI output for people
+const err = (text: string) => process.stderr.write(`${text}\n`);
+
+/** Thrown by a command to end with this exit code; main() is the one place that exits. */
+class Exit {
+  constructor(readonly code: number) {}
+}
+
+const configArg = { config: { type: "string", description: "Config file (default: $TELEMETRYFLOW_MCP_CONFIG, ./tfo-mcp.yaml, ./configs/tfo-mcp.yaml, ~/.config/tfo-mcp/config.yaml)", valueHint: "FILE" } } as const;
+
+/** citty keeps only the last of a repeated flag; --root may be given many times. */
+export function repeatedFlag(rawArgs: string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (a === `--${name}` && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i]!);
+    else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
+  }
+  return values;
+}
+
+function reportProblems(loaded: Extract<LoadedConfig, { ok: false }>) {
+  err(`tfo-mcp: invalid configuration${loaded.file ? ` (${loaded.file})` : ""}:`);
+  for (const p of loaded.problems) err(`  - ${p.message}`);
+  err("Nothing was started. Fix the values above; `tfo-mcp init-config` writes a file with every key and its default.");
+}
+
+async function configOrExit(file: string | undefined, flags: Partial = {}): Promise<{ config: Config; file?: string; warnings: string[] }> {
+  const loaded = await loadConfig({ file, flags });
+  if (!loaded.ok) {
+    reportProblems(loaded);
+    throw new Exit(1);
+  }
+  return loaded;
+}
+
+const serve = defineCommand({
+  meta: { name: "serve", description: "Run the MCP server on stdio (what an MCP client starts)" },
+  args: {
+    ...configArg,
+    debug: { type: "boolean", description: "Debug logging on stderr" },
+    root: { type: "string", description: "Workspace root the tools may touch; repeat for more (default: current directory)", valueHint: "DIR" },
+    transport: { type: "string", description: "stdio (default) or http", valueHint: "stdio|http" },
+    port: { type: "string", description: "Port for the http transport", valueHint: "N" },
+    host: { type: "string", description: "Host for the http transport", valueHint: "H" },
+  },
+  async run({ args, rawArgs }) {
+    const flags: Partial = {};
+    const roots = repeatedFlag(rawArgs, "root");
+    if (roots.length) flags.workspace = { roots };
+    if (args.debug) flags.server = { debug: true };
+    if (args.transport !== undefined) flags.server = { ...flags.server, transport: args.transport };
+    if (args.host !== undefined) flags.server = { ...flags.server, host: args.host };
+    if (args.port !== undefined) flags.server = { ...flags.server, port: /^\d+$/.test(args.port) ? Number(args.port) : args.port };
+    const { config, file, warnings } = await configOrExit(args.config, flags);
+    const log = loggerFor(config);
+    for (const w of warnings) log.warn(w);
+    if (config.telemetry.enabled) log.warn("telemetry.enabled is set, but this build does not export telemetry; nothing is sent");
+    const ws = await workspaceFor(config, process.cwd());
+    if (!ws.ok) {
+      err(`tfo-mcp: ${ws.error}. Pass an existing folder with --root or workspace.roots.`);
+      throw new Exit(1);
+    }
+    if (config.server.transport === "http") {
+      err("tfo-mcp: the http transport is not part of this build; use stdio (the default).");
+      throw new Exit(1);
+    }
+    log.debug("config loaded", { file: file ?? "(defaults)" });
+    throw new Exit(await serveStdio(config, log, ws.workspace));
+  },
+});
+
+const validate = defineCommand({
+  meta: { name: "validate", description: "Check the configuration: exit 0 with a summary, or 1 with each problem and its key" },
+  args: { ...configArg },
+  async run({ args }) {
+    const { config, file, warnings } = await configOrExit(args.config);
+    for (const w of warnings) err(`warning: ${w}`);
+    const ws = await workspaceFor(config, process.cwd());
+    if (!ws.ok) {
+      err(`tfo-mcp: ${ws.error}`);
+      throw new Exit(1);
+    }
+    out(
+      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${ws.workspace.roots.join(", ")}, Claude API key ${config.claude.api_key ? "set" : "not set"}.`,
+    );
+  },
+});
+
+const info = defineCommand({
+  meta: { name: "info", description: "Show version, effective configuration (secrets masked), tools, resources and prompts" },
+  args: { ...configArg, json: { type: "boolean", description: "Print JSON" } },
+  async run({ args }) {
+    const { config, file } = await configOrExit(args.config);
+    const data = {
+      name: "tfo-mcp",
+      version: VERSION,
+      commit: COMMIT,
+      target: TARGET,
+      config_file: file ?? null,
+      config: maskSecrets(config),
+      tools: tools.map((t) => t.name),
+      resources: [...resources.map((r) => r.uri), ...resourceTemplates.map((t) => t.uriTemplate)],
+      prompts: prompts.map((p) => p.name),
+    };
+    if (args.json) return out(JSON.stringify(data, null, 2));
+    out(`tfo-mcp ${VERSION} (${COMMIT}, ${TARGET})`);
+    out(`config file: ${file ?? "none (defaults)"}`);
+    out(`tools:       ${data.tools.join(", ")}`);
+    out(`resources:   ${data.resources.join(", ")}`);
+    out(`prompts:     ${data.prompts.join(", ")}`);
+    out("effective configuration (secrets masked):");
+    out(JSON.stringify(data.config, null, 2));
+  },
+});
+
+const initConfig = defineCommand({
+  meta: { name: "init-config", description: "Write a commented tfo-mcp.yaml with every key and its default" },
+  args: {
+    output: { type: "string", description: "Where to write it", default: "tfo-mcp.yaml", valueHint: "FILE" },
+    force: { type: "boolean", description: "Overwrite an existing file" },
+  },
+  async run({ args }) {
+    const target = resolve(args.output);
+    if (existsSync(target) && !args.force) {
+      err(`tfo-mcp: ${target} already exists; pass --force to overwrite it.`);
+      throw new Exit(1);
+    }
+    writeFileSync(target, renderConfigTemplate());
+    out(`Wrote ${target}`);
+  },
+});
+
+const main = defineCommand({
+  meta: { name: "tfo-mcp", version: VERSION, description: "TelemetryFlow MCP server: file, command, system and Claude tools for MCP clients" },
+  subCommands: { serve, validate, info, "init-config": initConfig },
+});
+
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig } as never;
+
+async function usage(argv: string[]): Promise<string> {
+  const sub = argv.find((a) => a in SUBCOMMANDS);
+  const text = sub ? await renderUsage(SUBCOMMANDS[sub]!, main) : await renderUsage(main);
+  const examples = `
+Examples:
+  tfo-mcp serve                          serve the current folder over stdio
+  tfo-mcp serve --root ~/code/app        serve another folder (repeat --root for more)
+  tfo-mcp init-config && tfo-mcp validate
+  claude mcp add tfo -- tfo-mcp serve --root "$PWD"
+
+Environment: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, TELEMETRYFLOW_MCP_CONFIG, TELEMETRYFLOW_MCP_<SECTION>__<KEY>.`;
+  const plain = process.stdout.isTTY ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
+  return sub ? plain : plain + examples;
+}
+
+async function run(argv: string[]): Promise<number> {
+  if (argv.includes("--version") || argv.includes("-v")) {
+    out(`tfo-mcp ${VERSION} (${COMMIT}, ${TARGET})`);
+    return 0;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out(await usage(argv));
+    return 0;
+  }
+  // A client configured with just `tfo-mcp` starts it with stdin as a pipe: serve.
+  if (argv.length === 0) {
+    if (process.stdin.isTTY) {
+      out(await usage(argv));
+      return 0;
+    }
+    argv = ["serve"];
+  }
+  const first = argv[0]!;
+  if (!first.startsWith("-") && !(first in SUBCOMMANDS)) {
+    err(`tfo-mcp: unknown command "${first}". Commands: ${Object.keys(SUBCOMMANDS).join(", ")}. See tfo-mcp --help.`);
+    return 1;
+  }
+  try {
+    await runCommand(main, { rawArgs: argv });
+    return 0;
+  } catch (error) {
+    if (error instanceof Exit) return error.code;
+    err(`tfo-mcp: ${(error as Error)?.message ?? String(error)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await run(process.argv.slice(2));
+  process.exit(code);
+}
+
+export { run };

@@ -1,0 +1,291 @@
+// The MCP server: the SDK's low-level Server for initialize, ping, cancellation and
+// progress plumbing, and one dispatch table of our own for everything else, so that every
+// request's params are checked by valibot and a bad shape is answered with -32602 and a
+// sentence that says what was wrong.
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { ErrorCode, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import * as v from "valibot";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prompts/index.ts";
+import { ResourceError, type Resource, type ResourceContext, type ResourceTemplate, type Stats } from "../resources/define.ts";
+import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
+import { ToolError } from "../tools/define.ts";
+import { VERSION } from "../version.ts";
+import type { Workspace } from "../workspace/resolve.ts";
+import { describeArgumentIssues, jsonSchemaOf } from "./json-schema.ts";
+import * as p from "./params.ts";
+
+export type ServerDeps = {
+  config: Config;
+  workspace: Workspace;
+  log: Logger;
+  tools: readonly Tool[];
+  resources: readonly Resource[];
+  resourceTemplates: readonly ResourceTemplate[];
+  prompts: readonly Prompt[];
+};
+
+type Extra = {
+  signal: AbortSignal;
+  requestId: string | number;
+  _meta?: { progressToken?: string | number };
+  sendNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
+};
+type Handler = (params: Record<string, unknown>, extra: Extra) => Promise<Record<string, unknown>>;
+
+const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
+// Fields added to tools after the first protocol version; older clients get the shape they know.
+const STRUCTURED_SINCE = "2025-06-18";
+const CAPABILITY_OF: Record<string, string> = { tools: "tools", resources: "resources", prompts: "prompts", logging: "logging", completion: "completions" };
+
+/** A JSON-RPC error the SDK passes on as is (McpError would prefix "MCP error -32602:" to the text). */
+export function rpcError(code: number, message: string, data?: unknown): Error {
+  return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });
+}
+const invalidParams = (message: string) => rpcError(ErrorCode.InvalidParams, message);
+
+function parseParams<T>(schema: v.GenericSchema<unknown, T>, params: unknown, method: string): T {
+  const result = v.safeParse(schema, params ?? {});
+  if (!result.success) throw invalidParams(`Invalid params for ${method}: ${describeArgumentIssues(result.issues)}`);
+  return result.output;
+}
+
+function toCallResult(out: ToolOutput, structured: boolean) {
+  const content = [{ type: "text", text: out.text }];
+  if (out.note) content.push({ type: "text", text: out.note });
+  return {
+    content,
+    ...(structured && out.data ? { structuredContent: out.data } : {}),
+    ...(out.isError ? { isError: true } : {}),
+  };
+}
+
+function errorResult(message: string, data?: Record<string, unknown>): ToolOutput {
+  return { text: message, isError: true, data };
+}
+
+/** The shape of the arguments, never their contents: safe for the audit log. */
+export function argumentShape(args: unknown): Record<string, string> {
+  if (typeof args !== "object" || args === null) return {};
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(args)) {
+    out[k] = typeof val === "string" ? `string(${val.length})` : Array.isArray(val) ? `array(${val.length})` : typeof val;
+  }
+  return out;
+}
+
+export function createServer(deps: ServerDeps) {
+  const { config, workspace, log } = deps;
+  const mcp = config.mcp;
+  const tools = mcp.enable_tools ? deps.tools.filter((t) => t.name !== "execute_command" || config.commands.enabled) : [];
+  const resources = mcp.enable_resources ? deps.resources : [];
+  const templates = mcp.enable_resources ? deps.resourceTemplates : [];
+  const prompts = mcp.enable_prompts ? deps.prompts : [];
+  const toolsByName = new Map(tools.map((t) => [t.name, t]));
+  const stats: Stats = { startedAt: Date.now(), toolCalls: 0, toolErrors: 0 };
+  const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal });
+  let clientLogLevel: (typeof LEVELS)[number] | undefined;
+  let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
+  let initializing = false;
+
+  const capabilities: Record<string, object> = {};
+  if (tools.length) capabilities.tools = { listChanged: false };
+  if (resources.length || templates.length) capabilities.resources = { listChanged: false, subscribe: false };
+  if (prompts.length) capabilities.prompts = { listChanged: false };
+  if (mcp.enable_logging) capabilities.logging = {};
+  capabilities.completions = {};
+
+  const server = new Server(
+    { name: config.server.name, version: config.server.version || VERSION, title: "TelemetryFlow MCP" },
+    {
+      capabilities,
+      instructions:
+        "Tools to read, write, list and search files inside the workspace roots, run commands there, read system information and ask Claude. Paths are relative to the first workspace root.",
+    },
+  );
+  // Our dispatch table answers these; the SDK's own would report a bad shape as an internal error.
+  server.removeRequestHandler("initialize");
+  server.removeRequestHandler("logging/setLevel");
+
+  const toolList = tools.map((t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: jsonSchemaOf(t.input),
+    ...(t.output ? { outputSchema: jsonSchemaOf(t.output) } : {}),
+    annotations: { title: t.title, ...t.annotations },
+  }));
+  const legacyToolList = toolList.map(({ title: _t, outputSchema: _o, ...rest }) => rest);
+
+  /** Sends a log line to the client once it has asked for logs with logging/setLevel. */
+  function notifyClient(level: (typeof LEVELS)[number], data: unknown) {
+    if (!clientLogLevel || LEVELS.indexOf(level) < LEVELS.indexOf(clientLogLevel)) return;
+    server.notification({ method: "notifications/message", params: { level, logger: "tfo-mcp", data } }).catch(() => {});
+  }
+
+  function sampler(): ToolContext["sample"] {
+    if (!server.getClientCapabilities()?.sampling) return undefined;
+    return async (request: SamplingRequest, signal: AbortSignal) =>
+      (await server.createMessage(request as Parameters<typeof server.createMessage>[0], { signal, timeout: config.claude.timeout * 1000 })) as unknown as SamplingResult;
+  }
+
+  async function callTool(tool: Tool, rawArgs: unknown, extra: Extra): Promise<ToolOutput> {
+    const parsed = v.safeParse(tool.input, rawArgs ?? {});
+    if (!parsed.success) return errorResult(`Invalid arguments for ${tool.name}: ${describeArgumentIssues(parsed.issues)}.`);
+    if (tool.writes && workspace.readOnly) {
+      return errorResult(`${tool.name} is refused: the workspace is read-only (workspace.read_only is true).`);
+    }
+    const token = extra._meta?.progressToken;
+    const timeoutMs = mcp.tool_timeout * 1000;
+    const controller = new AbortController();
+    const signal = AbortSignal.any([extra.signal, controller.signal]);
+    const ctx: ToolContext = {
+      config,
+      workspace,
+      log,
+      signal,
+      sample: sampler(),
+      progress:
+        token === undefined
+          ? () => {}
+          : (progress, total, message) => {
+              extra
+                .sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) } })
+                .catch(() => {});
+            },
+    };
+    const run = tool.run(parsed.output, ctx);
+    if (tool.ownTimeout) return run;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<ToolOutput>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve(errorResult(`${tool.name} took longer than ${mcp.tool_timeout} s (mcp.tool_timeout) and was stopped.`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([run, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const handlers: Record<string, Handler> = {
+    async initialize(params) {
+      const { clientInfo } = parseParams(p.initialize, params, "initialize");
+      // Set before the first await: requests queued behind initialize must see it.
+      initializing = true;
+      stats.client = { name: clientInfo.name, version: clientInfo.version };
+      const result = (await (server as unknown as { _oninitialize(r: unknown): Promise<Record<string, unknown>> })._oninitialize({ method: "initialize", params })) as {
+        protocolVersion: string;
+      };
+      if (mcp.protocol_version && SUPPORTED_PROTOCOL_VERSIONS.includes(mcp.protocol_version)) result.protocolVersion = mcp.protocol_version;
+      negotiated = result.protocolVersion;
+      stats.protocolVersion = negotiated;
+      log.info("session started", { client: stats.client?.name, client_version: stats.client?.version, protocol: negotiated });
+      return result;
+    },
+
+    async "logging/setLevel"(params) {
+      if (!mcp.enable_logging) throw rpcError(ErrorCode.MethodNotFound, "Logging is disabled on this server (mcp.enable_logging is false).");
+      clientLogLevel = parseParams(p.setLevel, params, "logging/setLevel").level;
+      return {};
+    },
+
+    async "tools/list"() {
+      return { tools: negotiated >= STRUCTURED_SINCE ? toolList : legacyToolList };
+    },
+
+    async "tools/call"(params, extra) {
+      const { name, arguments: args } = parseParams(p.callTool, params, "tools/call");
+      const tool = toolsByName.get(name);
+      if (!tool) throw invalidParams(`Unknown tool: ${JSON.stringify(name)}. Available tools: ${[...toolsByName.keys()].join(", ")}.`);
+      const started = performance.now();
+      stats.toolCalls++;
+      let out: ToolOutput;
+      try {
+        out = await callTool(tool, args, extra);
+      } catch (error) {
+        if (error instanceof ToolError) out = errorResult(error.message, error.data);
+        else {
+          log.error("tool failed unexpectedly", { tool: name, error: (error as Error)?.message ?? String(error) });
+          out = errorResult(`${name} failed unexpectedly: ${(error as Error)?.message ?? String(error)}`);
+        }
+      }
+      if (out.isError) stats.toolErrors++;
+      const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" };
+      log.info("tool call", audit);
+      notifyClient(out.isError ? "warning" : "info", audit);
+      return toCallResult(out, negotiated >= STRUCTURED_SINCE);
+    },
+
+    async "resources/list"() {
+      return { resources: resources.map(({ read: _r, ...meta }) => meta) };
+    },
+
+    async "resources/templates/list"() {
+      return { resourceTemplates: templates.map((t) => ({ uriTemplate: t.uriTemplate, name: t.name, title: t.title, description: t.description })) };
+    },
+
+    async "resources/read"(params, extra) {
+      const { uri } = parseParams(p.readResource, params, "resources/read");
+      const ctx = resourceContext(extra.signal);
+      try {
+        const fixed = resources.find((r) => r.uri === uri);
+        if (fixed) return { contents: [await fixed.read(ctx)] };
+        for (const template of templates) {
+          const vars = template.match(uri);
+          if (vars) return { contents: [await template.read(uri, vars, ctx)] };
+        }
+      } catch (error) {
+        if (error instanceof ResourceError) throw rpcError(error.code === "not_found" ? -32002 : ErrorCode.InvalidParams, error.message, { uri });
+        throw error;
+      }
+      throw rpcError(-32002, `Resource not found: ${uri}. Known: ${resources.map((r) => r.uri).join(", ")}, and file:/// URIs inside the workspace.`, { uri });
+    },
+
+    async "prompts/list"() {
+      return { prompts: prompts.map(({ render: _r, ...meta }) => meta) };
+    },
+
+    async "prompts/get"(params) {
+      const { name, arguments: args = {} } = parseParams(p.getPrompt, params, "prompts/get");
+      const prompt = prompts.find((x) => x.name === name);
+      if (!prompt) throw invalidParams(`Unknown prompt: ${JSON.stringify(name)}. Available prompts: ${prompts.map((x) => x.name).join(", ")}.`);
+      const problem = checkPromptArguments(prompt, args);
+      if (problem) throw invalidParams(`Invalid arguments: ${problem}.`);
+      return { description: prompt.description, messages: [{ role: "user", content: { type: "text", text: prompt.render(args) } }] };
+    },
+
+    async "completion/complete"(params) {
+      const { ref, argument } = parseParams(p.complete, params, "completion/complete");
+      let values: string[] = [];
+      if (ref.type === "ref/prompt") {
+        const prompt = prompts.find((x) => x.name === ref.name);
+        if (!prompt) throw invalidParams(`Unknown prompt: ${JSON.stringify(ref.name)}.`);
+        values = promptArgumentValues(argument.name).filter((x) => x.startsWith(argument.value.toLowerCase()));
+      } else {
+        const template = templates.find((t) => t.uriTemplate === ref.uri);
+        if (!template) throw invalidParams(`Unknown resource template: ${JSON.stringify(ref.uri)}.`);
+        values = (await template.complete?.(argument.name, argument.value, resourceContext())) ?? [];
+      }
+      return { completion: { values: values.slice(0, 100), total: values.length, hasMore: values.length > 100 } };
+    },
+  };
+
+  server.fallbackRequestHandler = async (request, extra) => {
+    const handler = Object.hasOwn(handlers, request.method) ? handlers[request.method] : undefined;
+    const needs = request.method.split("/")[0]!;
+    if (!handler || (needs in CAPABILITY_OF && !capabilities[CAPABILITY_OF[needs]!])) {
+      throw rpcError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    }
+    if (request.method !== "initialize" && !initializing) {
+      throw rpcError(ErrorCode.InvalidRequest, `Send initialize before ${request.method}.`);
+    }
+    const params = request.params as Record<string, unknown> | undefined;
+    return handler(params ?? {}, extra as unknown as Extra) as never;
+  };
+
+  return { server, stats };
+}

@@ -1,0 +1,55 @@
+// Start-up of the stdio server: config → workspace → logger → server → transport.
+// Resolves when the client goes away (stdin closes) or a signal arrives.
+import type { Config } from "../config/schema.ts";
+import { secretValues } from "../config/describe.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { prompts } from "../prompts/index.ts";
+import { resources, resourceTemplates } from "../resources/index.ts";
+import { tools } from "../tools/index.ts";
+import { realRoots, type Workspace } from "../workspace/resolve.ts";
+import { createServer } from "./create.ts";
+import { createStdioTransport } from "./stdio.ts";
+
+export function loggerFor(config: Config): Logger {
+  return createLogger({
+    level: config.server.debug ? "debug" : config.logging.level,
+    format: config.logging.format,
+    output: config.logging.output,
+    secrets: secretValues(config),
+  });
+}
+
+export async function workspaceFor(config: Config, cwd: string): Promise<{ ok: true; workspace: Workspace } | { ok: false; error: string }> {
+  const roots = await realRoots(config.workspace.roots, cwd);
+  if (!roots.ok) return roots;
+  const w = config.workspace;
+  return {
+    ok: true,
+    workspace: {
+      roots: roots.roots,
+      readOnly: w.read_only,
+      maxReadBytes: w.max_read_bytes,
+      maxWriteBytes: w.max_write_bytes,
+      maxResults: w.max_results,
+      followSymlinks: w.follow_symlinks,
+    },
+  };
+}
+
+/** Returns the exit code. */
+export async function serveStdio(config: Config, log: Logger, workspace: Workspace): Promise<number> {
+  const { server } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts });
+  const transport = createStdioTransport();
+  const closed = new Promise<void>((resolve) => {
+    server.onclose = () => resolve();
+  });
+  server.onerror = (error) => log.debug("protocol error", { error: error.message });
+  const stop = () => void server.close();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  await server.connect(transport);
+  log.info("serving on stdio", { roots: workspace.roots.join(",") });
+  await closed;
+  log.info("stdin closed; exiting");
+  return 0;
+}

@@ -1,0 +1,71 @@
+// What a tool is: plain data plus a run function. The server turns these into MCP.
+import type * as v from "valibot";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import type { Workspace } from "../workspace/resolve.ts";
+
+export type Annotations = {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+};
+
+export type SamplingRequest = {
+  messages: { role: "user" | "assistant"; content: { type: "text"; text: string } }[];
+  systemPrompt?: string;
+  maxTokens: number;
+  temperature?: number;
+  modelPreferences?: { hints: { name: string }[] };
+};
+export type SamplingResult = { model: string; stopReason?: string; content: { type: string; text?: string } };
+
+export type ToolContext = {
+  config: Config;
+  workspace: Workspace;
+  log: Logger;
+  signal: AbortSignal;
+  /** sends notifications/progress when the client asked for it; a no-op otherwise */
+  progress(progress: number, total?: number, message?: string): void;
+  /** present when the client declared the sampling capability */
+  sample?: (request: SamplingRequest, signal: AbortSignal) => Promise<SamplingResult>;
+};
+
+/** What a tool returns: the text shown to the model, and the same facts as data when the tool has an output schema. */
+export type ToolOutput = {
+  text: string;
+  data?: Record<string, unknown>;
+  isError?: boolean;
+  /** shown as a second text block, so `text` stays machine-readable (JSON) where upstream made it so */
+  note?: string;
+};
+
+export type Tool<I = unknown> = {
+  name: string;
+  title: string;
+  description: string;
+  input: v.GenericSchema<unknown, I>;
+  output?: v.GenericSchema;
+  annotations: Annotations;
+  /** Tools that enforce their own deadline (execute_command) opt out of mcp.tool_timeout. */
+  ownTimeout?: boolean;
+  /** Tools that write: refused as a whole when workspace.read_only is set. */
+  writes?: boolean;
+  run(args: I, ctx: ToolContext): Promise<ToolOutput>;
+};
+
+export function defineTool<I>(tool: Tool<I>): Tool<I> {
+  return tool;
+}
+
+/** A failure the model can act on: becomes an `isError` result with this message. */
+export class ToolError extends Error {
+  constructor(
+    message: string,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export const readOnly: Annotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };

@@ -1,0 +1,129 @@
+import { stat } from "node:fs/promises";
+import * as v from "valibot";
+import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
+import { checkCommand, childEnv } from "./command-policy.ts";
+import { defineTool, ToolError } from "./define.ts";
+
+const input = v.object({
+  command: v.pipe(v.string(), v.minLength(1, "command must not be empty"), v.description("Shell command line to run")),
+  working_dir: v.optional(v.pipe(v.string(), v.description("Folder to run in, inside the workspace (default: the first root)"))),
+  timeout: v.optional(
+    v.pipe(v.number(), v.gtValue(0, "timeout must be more than 0 seconds"), v.maxValue(3600, "timeout is at most 3600 seconds"), v.description("Seconds before the command and everything it started are killed")),
+    30,
+  ),
+});
+
+const output = v.object({
+  exit_code: v.nullable(v.number()),
+  stdout: v.string(),
+  stderr: v.string(),
+  signal: v.nullable(v.string()),
+  timed_out: v.boolean(),
+  cancelled: v.boolean(),
+  duration_ms: v.number(),
+  stdout_truncated: v.boolean(),
+  stderr_truncated: v.boolean(),
+});
+
+type Captured = { text: string; truncated: boolean };
+
+/** Reads a whole stream but keeps only the first `cap` bytes, so a chatty command cannot fill memory. */
+async function capture(stream: ReadableStream<Uint8Array>, cap: number): Promise<Captured> {
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  let total = 0;
+  for await (const chunk of stream) {
+    total += chunk.length;
+    if (size < cap) {
+      const part = chunk.length > cap - size ? chunk.subarray(0, cap - size) : chunk;
+      kept.push(part);
+      size += part.length;
+    }
+  }
+  const text = Buffer.concat(kept).toString("utf8");
+  return total > cap ? { text: `${text}\n[output truncated: ${total} bytes, first ${cap} kept (commands.max_output_bytes)]`, truncated: true } : { text, truncated: false };
+}
+
+const isWindows = process.platform === "win32";
+
+/** Kill the command and everything it started: it leads its own process group. */
+function killTree(pid: number, proc: { kill(signal?: number | NodeJS.Signals): void }) {
+  try {
+    if (isWindows) proc.kill();
+    else process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+export const executeCommand = defineTool({
+  name: "execute_command",
+  title: "Execute command",
+  description:
+    "Run a shell command in a workspace folder. Returns JSON {exit_code, stdout, stderr}; a non-zero exit is an error result. The command and its children are killed at the timeout or on cancel; output is capped.",
+  input,
+  output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  ownTimeout: true,
+  writes: true,
+  async run(args, { workspace, config, signal, log }) {
+    if (!config.commands.enabled) throw new ToolError("Commands are disabled on this server (commands.enabled is false).");
+    const verdict = checkCommand(args.command, config.commands.allow, config.commands.deny);
+    if (!verdict.ok) throw new ToolError(`${verdict.error[0]?.toUpperCase()}${verdict.error.slice(1)}.`);
+    const resolved = await resolveInsideRoots(workspace, args.working_dir ?? ".");
+    if (!resolved.ok) throw new ToolError(resolved.error);
+    const shown = displayPath(workspace, resolved.path);
+    if (!resolved.exists || !(await stat(resolved.path)).isDirectory()) throw new ToolError(`working_dir ${shown} is not an existing folder.`);
+
+    const shell = isWindows ? ["cmd.exe", "/d", "/s", "/c", args.command] : ["/bin/sh", "-c", args.command];
+    const started = performance.now();
+    const proc = Bun.spawn(shell, {
+      cwd: resolved.path,
+      env: childEnv(process.env, config.commands.env_passthrough, config.commands.env_drop),
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: !isWindows,
+    });
+    let timedOut = false;
+    let cancelled = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killTree(proc.pid, proc);
+    }, args.timeout * 1000);
+    const onAbort = () => {
+      cancelled = true;
+      killTree(proc.pid, proc);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    const cap = config.commands.max_output_bytes;
+    const out = capture(proc.stdout, cap);
+    const err = capture(proc.stderr, cap);
+    const exitCode = await proc.exited;
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    // The shell is done; anything it left running in the background goes with it,
+    // otherwise a `sleep 1000 &` would hold our pipes open and outlive the call.
+    killTree(proc.pid, proc);
+    const [stdout, stderr] = await Promise.all([out, err]);
+    const duration = Math.round(performance.now() - started);
+    const exit_code = timedOut || cancelled ? null : exitCode;
+    const data = {
+      exit_code,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      signal: proc.signalCode ?? null,
+      timed_out: timedOut,
+      cancelled,
+      duration_ms: duration,
+      stdout_truncated: stdout.truncated,
+      stderr_truncated: stderr.truncated,
+    };
+    log.debug("command finished", { exit_code, duration_ms: duration, timed_out: timedOut });
+    const text = JSON.stringify({ exit_code, stdout: stdout.text, stderr: stderr.text }, null, 2);
+    if (timedOut) return { text, data, isError: true, note: `Timed out after ${args.timeout} s; the command and its children were killed.` };
+    if (cancelled) return { text, data, isError: true, note: "Cancelled; the command and its children were killed." };
+    return { text, data, isError: exitCode !== 0 };
+  },
+});

@@ -1,0 +1,139 @@
+import { open, stat } from "node:fs/promises";
+import * as v from "valibot";
+import { resolveInsideRoots, displayPath } from "../workspace/resolve.ts";
+import { defineTool, readOnly, ToolError } from "./define.ts";
+import { decodeText, sniffBinary, ENCODINGS, type Encoding } from "./text.ts";
+
+const CHUNK = 64 * 1024;
+const count = (what: string) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description(what)));
+const lines = (what: string) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.description(what)));
+
+const input = v.pipe(
+  v.object({
+    path: v.pipe(v.string(), v.description("File path, relative to the workspace root or absolute inside it")),
+    encoding: v.optional(v.pipe(v.picklist(ENCODINGS), v.description("Text encoding; base64 returns any file's bytes")), "utf-8"),
+    offset: count("Byte offset to start reading at"),
+    length: count("Number of bytes to read from offset"),
+    head: lines("Return only the first N lines"),
+    tail: lines("Return only the last N lines"),
+  }),
+  v.check((a) => !(a.head !== undefined && a.tail !== undefined), "give head or tail, not both"),
+  v.check(
+    (a) => !((a.head !== undefined || a.tail !== undefined) && (a.offset !== undefined || a.length !== undefined)),
+    "give a line range (head/tail) or a byte range (offset/length), not both",
+  ),
+);
+
+const output = v.object({
+  path: v.string(),
+  content: v.string(),
+  encoding: v.string(),
+  size: v.number(),
+  start: v.number(),
+  end: v.number(),
+  truncated: v.boolean(),
+});
+
+type Range = { start: number; end: number; truncated: boolean };
+
+async function readRange(fd: Awaited<ReturnType<typeof open>>, start: number, end: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(end - start);
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesRead } = await fd.read(buffer, done, buffer.length - done, start + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === buffer.length ? buffer : buffer.subarray(0, done);
+}
+
+/** Forward from the start until N newlines: cost grows with the head, not the file. */
+async function headRange(fd: Awaited<ReturnType<typeof open>>, size: number, n: number, max: number): Promise<Range> {
+  let pos = 0;
+  let seen = 0;
+  while (pos < size && pos < max) {
+    const chunk = await readRange(fd, pos, Math.min(size, pos + CHUNK, max));
+    for (let i = 0; i < chunk.length; i++) {
+      if (chunk[i] === 10 && ++seen === n) return { start: 0, end: pos + i + 1, truncated: false };
+    }
+    pos += chunk.length;
+    if (chunk.length === 0) break;
+  }
+  return { start: 0, end: Math.min(size, max), truncated: size > max && seen < n };
+}
+
+/** Backward from the end until N line breaks: cost grows with the tail, not the file. */
+async function tailRange(fd: Awaited<ReturnType<typeof open>>, size: number, n: number, max: number): Promise<Range> {
+  let end = size;
+  let pos = size;
+  let seen = 0;
+  // A final newline ends the last line; it does not start an empty one.
+  if (size > 0 && (await readRange(fd, size - 1, size))[0] === 10) seen = -1;
+  while (pos > 0 && size - pos < max) {
+    const from = Math.max(0, pos - CHUNK, size - max);
+    const chunk = await readRange(fd, from, pos);
+    for (let i = chunk.length - 1; i >= 0; i--) {
+      if (chunk[i] === 10 && ++seen === n) return { start: from + i + 1, end, truncated: false };
+    }
+    pos = from;
+  }
+  return { start: pos, end, truncated: pos > 0 };
+}
+
+export const readFile = defineTool({
+  name: "read_file",
+  title: "Read file",
+  description:
+    "Read a text file inside the workspace. Large files: use head/tail (lines) or offset/length (bytes). Binary files are refused unless encoding is base64.",
+  input,
+  output,
+  annotations: readOnly,
+  async run(args, ctx) {
+    const { workspace } = ctx;
+    const resolved = await resolveInsideRoots(workspace, args.path);
+    if (!resolved.ok) throw new ToolError(resolved.error);
+    const shown = displayPath(workspace, resolved.path);
+    if (!resolved.exists) throw new ToolError(`File not found: ${shown}. Use list_directory or search_files to find it.`);
+    const info = await stat(resolved.path);
+    if (info.isDirectory()) throw new ToolError(`${shown} is a directory; use list_directory to see what it holds.`);
+    if (!info.isFile()) throw new ToolError(`${shown} is not a regular file (a device, socket or pipe); only regular files can be read.`);
+    const size = info.size;
+    const max = workspace.maxReadBytes;
+
+    const fd = await open(resolved.path, "r");
+    try {
+      let range: Range;
+      if (args.head !== undefined) range = await headRange(fd, size, args.head, max);
+      else if (args.tail !== undefined) range = await tailRange(fd, size, args.tail, max);
+      else if (args.offset !== undefined || args.length !== undefined) {
+        const start = Math.min(args.offset ?? 0, size);
+        const wanted = args.length ?? size - start;
+        const end = Math.min(size, start + wanted, start + max);
+        range = { start, end, truncated: end < Math.min(size, start + wanted) };
+      } else {
+        if (size > max) {
+          throw new ToolError(
+            `${shown} is ${size} bytes, over the read limit of ${max} bytes (workspace.max_read_bytes). Read part of it with head or tail (lines) or offset and length (bytes).`,
+          );
+        }
+        range = { start: 0, end: size, truncated: false };
+      }
+      const bytes = await readRange(fd, range.start, range.end);
+      const encoding = args.encoding as Encoding;
+      if (encoding !== "base64") {
+        const binary = sniffBinary(bytes);
+        if (binary) {
+          throw new ToolError(
+            `${shown} looks like a binary file (${binary}, ${size} bytes); read_file returns text. Use encoding "base64" to get its bytes.`,
+          );
+        }
+      }
+      const decoded = decodeText(bytes, encoding, range.start > 0, range.end < size);
+      if (!decoded.ok) throw new ToolError(`${shown}: ${decoded.error}`);
+      const data = { path: shown, content: decoded.text, encoding, size, start: range.start, end: range.start + bytes.length, truncated: range.truncated };
+      return { text: decoded.text, data };
+    } finally {
+      await fd.close();
+    }
+  },
+});

@@ -1,0 +1,110 @@
+import { readFileSync, statSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import * as v from "valibot";
+import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
+import { DEFAULT_SKIP_DIRS, walk } from "../workspace/walk.ts";
+import { defineTool, readOnly, ToolError } from "./define.ts";
+import { sniffBinary } from "./text.ts";
+
+const input = v.object({
+  path: v.optional(v.pipe(v.string(), v.description("Folder to search, relative to the workspace root")), "."),
+  pattern: v.pipe(
+    v.string(),
+    v.minLength(1, "pattern must not be empty"),
+    v.description('Glob on file names ("*.py") or, with a slash, on paths relative to the folder ("src/**/*.ts")'),
+  ),
+  content: v.optional(v.pipe(v.string(), v.description("Regular expression the file's text must match"))),
+  exclude: v.optional(v.pipe(v.array(v.string()), v.description("Globs of names or paths to leave out"))),
+  max_results: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.description("Most matches to return"))),
+  include_hidden: v.optional(v.pipe(v.boolean(), v.description("Search names starting with a dot")), true),
+});
+
+const output = v.object({ matches: v.array(v.string()), count: v.number(), truncated: v.boolean(), path: v.string() });
+
+// Nested quantifiers like (a+)+ backtrack exponentially, and a regex cannot be interrupted.
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,)/;
+
+export function compileContentPattern(source: string): { ok: true; regex: RegExp } | { ok: false; error: string } {
+  if (source.length > 1000) return { ok: false, error: "content pattern is longer than 1000 characters" };
+  if (NESTED_QUANTIFIER.test(source)) {
+    return { ok: false, error: `content pattern ${JSON.stringify(source)} nests quantifiers like (a+)+, which can take forever; simplify it` };
+  }
+  try {
+    return { ok: true, regex: new RegExp(source, "m") };
+  } catch (error) {
+    return { ok: false, error: `content is not a valid regular expression: ${(error as Error).message}` };
+  }
+}
+
+type Matcher = (path: string, name: string) => boolean;
+
+/** A glob with a slash matches the relative path; without one, the name at any depth. */
+export function globMatcher(pattern: string): Matcher {
+  const glob = new Bun.Glob(pattern);
+  return pattern.includes("/") ? (path) => glob.match(path) : (_path, name) => glob.match(name);
+}
+
+export const searchFiles = defineTool({
+  name: "search_files",
+  title: "Search files",
+  description:
+    "Find files below a folder whose name matches a glob, optionally whose text matches a regular expression. Returns JSON {matches, count} with paths relative to the folder; skips .git and node_modules; stops at max_results and says so.",
+  input,
+  output,
+  annotations: readOnly,
+  async run(args, { workspace, signal }) {
+    const resolved = await resolveInsideRoots(workspace, args.path);
+    if (!resolved.ok) throw new ToolError(resolved.error);
+    const shown = displayPath(workspace, resolved.path);
+    if (!resolved.exists) throw new ToolError(`Folder not found: ${shown}.`);
+    if (!(await stat(resolved.path)).isDirectory()) throw new ToolError(`${shown} is a file, not a folder to search.`);
+    let regex: RegExp | undefined;
+    if (args.content !== undefined) {
+      const compiled = compileContentPattern(args.content);
+      if (!compiled.ok) throw new ToolError(compiled.error);
+      regex = compiled.regex;
+    }
+    let matches: Matcher;
+    let excludes: Matcher[];
+    try {
+      matches = globMatcher(args.pattern);
+      excludes = (args.exclude ?? []).map(globMatcher);
+    } catch (error) {
+      throw new ToolError(`Invalid glob: ${(error as Error).message}`);
+    }
+    const limit = Math.min(args.max_results ?? workspace.maxResults, workspace.maxResults);
+    const found: string[] = [];
+    let truncated = false;
+    const excluded = (path: string, name: string) => excludes.some((x) => x(path, name));
+    const walkOptions = {
+      maxDepth: Number.POSITIVE_INFINITY,
+      includeHidden: args.include_hidden,
+      skipDirs: DEFAULT_SKIP_DIRS,
+      prune: excluded,
+      signal,
+    };
+    for await (const e of walk(resolved.path, walkOptions)) {
+      if (signal.aborted) throw new ToolError("Cancelled.");
+      if (e.type !== "file" && !(e.type === "directory" && !regex)) continue;
+      if (!matches(e.path, e.name) || excluded(e.path, e.name)) continue;
+      if (regex) {
+        try {
+          if (statSync(e.absolute).size > workspace.maxReadBytes) continue;
+          const bytes = readFileSync(e.absolute);
+          if (sniffBinary(bytes)) continue;
+          if (!regex.test(bytes.toString("utf8"))) continue;
+        } catch {
+          continue;
+        }
+      }
+      if (found.length === limit) {
+        truncated = true;
+        break;
+      }
+      found.push(e.path);
+    }
+    const data = { matches: found, count: found.length, truncated, path: shown };
+    const note = truncated ? `Stopped at ${limit} matches; narrow the pattern or folder to see the rest.` : undefined;
+    return { text: JSON.stringify({ matches: found, count: found.length, truncated }, null, 2), data, note };
+  },
+});

@@ -1,0 +1,105 @@
+// The one gate every path argument passes through. A path is accepted only when its real
+// location (after resolving symlinks of the longest existing prefix) lies inside a root.
+import { realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+
+export type Workspace = {
+  /** real, absolute paths; the first one is where relative paths start */
+  roots: string[];
+  readOnly: boolean;
+  maxReadBytes: number;
+  maxWriteBytes: number;
+  maxResults: number;
+  followSymlinks: boolean;
+};
+
+export type Resolved = { ok: true; path: string; root: string; exists: boolean } | { ok: false; error: string };
+
+export const MAX_PATH_LENGTH = 4096;
+
+/** Pure: is `candidate` (absolute, normalized) equal to or below `root`? `/x/app2` is not below `/x/app`. */
+export function isInside(root: string, candidate: string): boolean {
+  if (candidate === root) return true;
+  const withSep = root.endsWith(sep) ? root : root + sep;
+  return candidate.startsWith(withSep);
+}
+
+export function rootContaining(roots: string[], candidate: string): string | undefined {
+  return roots.find((root) => isInside(root, candidate));
+}
+
+/** Pure checks on the text of the argument, before touching the file system. */
+export function checkPathText(input: unknown): string | undefined {
+  if (typeof input !== "string") return `path must be a string, got ${input === null ? "null" : typeof input}`;
+  if (input.includes("\0")) return "path contains a NUL byte";
+  if (input.length > MAX_PATH_LENGTH) return `path is ${input.length} characters long; at most ${MAX_PATH_LENGTH} are accepted`;
+  return undefined;
+}
+
+/** realpath of the longest prefix that exists, with the rest appended (the rest cannot hold symlinks: it does not exist). */
+export async function realpathOfLongestPrefix(absolute: string): Promise<{ real: string; exists: boolean }> {
+  let head = absolute;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      const real = await realpath(head);
+      return { real: tail.length ? join(real, ...tail.reverse()) : real, exists: tail.length === 0 };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
+      const parent = dirname(head);
+      if (parent === head) return { real: absolute, exists: false };
+      tail.push(basename(head));
+      head = parent;
+    }
+  }
+}
+
+function describeRoots(roots: string[]) {
+  return roots.length === 1 ? `the workspace root ${roots[0]}` : `the workspace roots ${roots.join(", ")}`;
+}
+
+export async function resolveInsideRoots(workspace: Workspace, input: unknown): Promise<Resolved> {
+  const textProblem = checkPathText(input);
+  if (textProblem) return { ok: false, error: `Invalid path: ${textProblem}.` };
+  const text = (input as string).trim() === "" ? "." : (input as string);
+  const first = workspace.roots[0];
+  if (!first) return { ok: false, error: "No workspace root is configured." };
+  const absolute = isAbsolute(text) ? resolve(text) : resolve(first, text);
+  const refuse = (why: string): Resolved => ({
+    ok: false,
+    error: `Access denied: ${JSON.stringify(text)} ${why}; paths must stay inside ${describeRoots(workspace.roots)}.`,
+  });
+  let real: { real: string; exists: boolean };
+  try {
+    real = await realpathOfLongestPrefix(absolute);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return refuse(code === "ELOOP" ? "is a symlink loop" : `cannot be resolved (${code ?? "error"})`);
+  }
+  const root = rootContaining(workspace.roots, real.real);
+  if (!root) return refuse(rootContaining(workspace.roots, absolute) ? `leads outside the workspace through a symlink (to ${real.real})` : "is outside the workspace");
+  if (!workspace.followSymlinks && real.real !== absolute) return refuse("goes through a symlink and workspace.follow_symlinks is false");
+  return { ok: true, path: real.real, root, exists: real.exists };
+}
+
+/** How a resolved path is shown back to the model: relative to its root when that is shorter. */
+export function displayPath(workspace: Workspace, absolute: string): string {
+  const first = workspace.roots[0];
+  return first && isInside(first, absolute) ? relative(first, absolute) || "." : absolute;
+}
+
+/** Config roots → real absolute paths. Missing roots are an error a person must fix. */
+export async function realRoots(roots: string[], cwd: string): Promise<{ ok: true; roots: string[] } | { ok: false; error: string }> {
+  const list = roots.length ? roots : [cwd];
+  const out: string[] = [];
+  for (const root of list) {
+    try {
+      const real = await realpath(resolve(cwd, root));
+      if (!out.includes(real)) out.push(real);
+    } catch {
+      return { ok: false, error: `workspace root does not exist or cannot be read: ${resolve(cwd, root)}` };
+    }
+  }
+  return { ok: true, roots: out };
+}
