@@ -1,9 +1,9 @@
 // Model names: short aliases for people, full ids for the API.
 
 export const MODEL_ALIASES: Record<string, string> = {
-  opus: "claude-opus-4-1",
-  sonnet: "claude-sonnet-4-5",
-  haiku: "claude-haiku-4-5",
+  opus: "claude-opus-5-5",
+  sonnet: "claude-sonnet-5-5",
+  haiku: "claude-haiku-5-5",
 };
 
 export type ModelChoice = { ok: true; model: string } | { ok: false; error: string };

@@ -29,7 +29,7 @@ export const configSchema = v.object({
   claude: section({
     api_key: str(""),
     base_url: str(""),
-    default_model: str("claude-sonnet-4-5"),
+    default_model: str("claude-sonnet-5-5"),
     max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128_000)), 4096),
     temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 1),
     timeout: seconds(120),

@@ -1,0 +1,224 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { maskSecrets, renderConfigTemplate, secretValues } from "../src/config/describe.ts";
+import { coerce, configFromEnv, keyPathFor } from "../src/config/env.ts";
+import { loadConfig, mergeLayers } from "../src/config/load.ts";
+import { defaults } from "../src/config/schema.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const dirs: { cleanup(): void }[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.cleanup();
+});
+function folder() {
+  const d = tempDir();
+  dirs.push(d);
+  return d.path;
+}
+const load = (opts: Parameters<typeof loadConfig>[0] = {}) => {
+  const cwd = opts.cwd ?? folder();
+  return loadConfig({ env: {}, home: cwd, cwd, ...opts });
+};
+
+describe("defaults", () => {
+  test("match the upstream values", () => {
+    expect(defaults.claude.max_tokens).toBe(4096);
+    expect(defaults.claude.timeout).toBe(120);
+    expect(defaults.claude.max_retries).toBe(3);
+    expect(defaults.mcp.tool_timeout).toBe(30);
+    expect(defaults.server.transport).toBe("stdio");
+    expect(defaults.workspace.max_read_bytes).toBe(10 * 1024 * 1024);
+    expect(defaults.commands.enabled).toBe(true);
+  });
+  test("no file and no env gives the defaults", async () => {
+    const r = await load();
+    expect(r.ok && r.config).toEqual(defaults);
+    expect(r.file).toBeUndefined();
+  });
+});
+
+describe("environment", () => {
+  test.each([
+    ["CLAUDE__MAX_TOKENS", "claude.max_tokens"],
+    ["claude__max_tokens", "claude.max_tokens"],
+    ["SERVER_NAME", "server.name"],
+    ["SERVER_DEBUG", "server.debug"],
+    ["CLAUDE_DEFAULT_MODEL", "claude.default_model"],
+    ["MCP_TOOL_TIMEOUT", "mcp.tool_timeout"],
+    ["LOG_LEVEL", "logging.level"],
+    ["LOG__FORMAT", "logging.format"],
+    ["LOGGING__FORMAT", "logging.format"],
+    ["WORKSPACE__ROOTS", "workspace.roots"],
+    ["NOPE__X", undefined],
+    ["CLAUDE__NOPE", undefined],
+    ["CLAUDE", undefined],
+    ["A__B__C", undefined],
+  ])("%s → %s", (rest, path) => {
+    expect(keyPathFor(rest)).toBe(path as string | undefined);
+  });
+
+  test.each([
+    ["true", false, true],
+    ["YES", false, true],
+    ["0", true, false],
+    ["maybe", true, "maybe"],
+    ["2048", 1, 2048],
+    [" 1.5 ", 1, 1.5],
+    ["abc", 1, "abc"],
+    ["", 1, ""],
+    ['["a","b"]', [], ["a", "b"]],
+    ["a:b::c", [], ["a", "b", "c"]],
+    ["[oops", [], "[oops"],
+    ["text", "", "text"],
+  ] as const)("coerce %p like %p → %p", (raw, like, want) => {
+    expect(coerce(raw, like as never, ":")).toEqual(want as never);
+  });
+
+  test("maps prefixed, upstream flat and direct names; warns on unknown ones", () => {
+    const r = configFromEnv({
+      TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS: "2048",
+      TELEMETRYFLOW_MCP_SERVER_NAME: "mine",
+      TELEMETRYFLOW_MCP_LOG_LEVEL: "debug",
+      ANTHROPIC_API_KEY: "sk-ant-secret",
+      ANTHROPIC_BASE_URL: "http://gw",
+      TELEMETRYFLOW_ENABLED: "true",
+      TELEMETRYFLOW_API_KEY_ID: "id1",
+      TELEMETRYFLOW_ENDPOINT: "http://otel",
+      TELEMETRYFLOW_MCP_CONFIG: "/x.yaml",
+      TELEMETRYFLOW_MCP_TYPO: "1",
+      UNRELATED: "x",
+    });
+    expect(r.values).toEqual({
+      claude: { max_tokens: 2048, api_key: "sk-ant-secret", base_url: "http://gw" },
+      server: { name: "mine" },
+      logging: { level: "debug" },
+      telemetry: { enabled: true, api_key_id: "id1", endpoint: "http://otel" },
+    });
+    expect(r.sources["claude.max_tokens"]).toBe("TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS");
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain("TELEMETRYFLOW_MCP_TYPO");
+  });
+
+  test("a TELEMETRYFLOW_MCP_ name beats the direct name for the same key", () => {
+    const r = configFromEnv({ TELEMETRYFLOW_MCP_CLAUDE__API_KEY: "from-prefixed", ANTHROPIC_API_KEY: "from-direct" });
+    expect(r.values.claude?.api_key).toBe("from-prefixed");
+  });
+});
+
+describe("precedence: flags > env > YAML > defaults", () => {
+  test("each layer overrides the one below, key by key", async () => {
+    const cwd = folder();
+    writeFileSync(join(cwd, "tfo-mcp.yaml"), "server:\n  name: from-yaml\n  port: 9000\nclaude:\n  max_tokens: 100\n  timeout: 5\n");
+    const r = await load({
+      cwd,
+      env: { TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS: "200", TELEMETRYFLOW_MCP_SERVER__NAME: "from-env" },
+      flags: { server: { name: "from-flag" } },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.config.server.name).toBe("from-flag");
+    expect(r.config.claude.max_tokens).toBe(200);
+    expect(r.config.claude.timeout).toBe(5);
+    expect(r.config.server.port).toBe(9000);
+    expect(r.config.claude.max_retries).toBe(3);
+    expect(r.file).toBe(join(cwd, "tfo-mcp.yaml"));
+  });
+
+  test("file lookup order: --config, $TELEMETRYFLOW_MCP_CONFIG, ./tfo-mcp.yaml, ./configs/, XDG", async () => {
+    const cwd = folder();
+    const home = folder();
+    const write = (path: string, name: string) => {
+      mkdirSync(join(path, ".."), { recursive: true });
+      writeFileSync(path, `server:\n  name: ${name}\n`);
+    };
+    write(join(home, ".config/tfo-mcp/config.yaml"), "xdg");
+    const name = async (opts = {}) => {
+      const r = await loadConfig({ cwd, home, env: {}, ...opts });
+      return r.ok ? r.config.server.name : r.problems;
+    };
+    expect(await name()).toBe("xdg");
+    write(join(cwd, "configs/tfo-mcp.yaml"), "configs");
+    expect(await name()).toBe("configs");
+    write(join(cwd, "tfo-mcp.yaml"), "cwd");
+    expect(await name()).toBe("cwd");
+    write(join(cwd, "env.yaml"), "env");
+    expect(await name({ env: { TELEMETRYFLOW_MCP_CONFIG: "env.yaml" } })).toBe("env");
+    write(join(cwd, "flag.yaml"), "flag");
+    expect(await name({ env: { TELEMETRYFLOW_MCP_CONFIG: "env.yaml" }, file: "flag.yaml" })).toBe("flag");
+  });
+});
+
+describe("bad values are refused with the key path, what came and what is accepted", () => {
+  const cases: [string, Parameters<typeof loadConfig>[0], RegExp][] = [
+    ["env number", { env: { TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS: "lots" } }, /claude\.max_tokens: got the string "lots"; expected number \(from TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS\)/],
+    ["range", { env: { TELEMETRYFLOW_MCP_CLAUDE__TEMPERATURE: "3" } }, /claude\.temperature: got number 3; expected <=1/],
+    ["enum", { env: { TELEMETRYFLOW_MCP_LOG_LEVEL: "loud" } }, /logging\.level: got the string "loud"; expected \("debug" \| "info"/],
+    ["boolean", { env: { TELEMETRYFLOW_MCP_WORKSPACE__READ_ONLY: "sometimes" } }, /workspace\.read_only: got the string "sometimes"; expected boolean/],
+    ["list", { env: { TELEMETRYFLOW_MCP_COMMANDS__DENY: "[1,2]" } }, /commands\.deny\.0: got number 1; expected string/],
+    ["flag", { flags: { server: { port: "http" } } }, /server\.port: got the string "http"; expected number/],
+    ["integer", { flags: { server: { port: 70000 } } }, /server\.port: got number 70000; expected <=65535/],
+  ];
+  test.each(cases)("%s", async (_name, opts, message) => {
+    const r = await load(opts);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.map((p) => p.message).join("\n")).toMatch(message);
+  });
+
+  test("YAML: syntax error, wrong top-level type, wrong section type, unknown keys", async () => {
+    const cwd = folder();
+    const file = join(cwd, "tfo-mcp.yaml");
+    writeFileSync(file, "server: [\n");
+    let r = await load({ cwd });
+    expect(!r.ok && r.problems[0]!.message).toContain(`cannot read ${file}`);
+    writeFileSync(file, "- a\n- b\n");
+    r = await load({ cwd });
+    expect(!r.ok && r.problems[0]!.message).toContain("expected a mapping of sections");
+    writeFileSync(file, "claude: 5\n");
+    r = await load({ cwd });
+    expect(!r.ok && r.problems[0]!.message).toMatch(/claude: got number 5; expected Object \(from .*tfo-mcp\.yaml\)/);
+    writeFileSync(file, "claude:\n  max_tokenz: 5\nextra: {}\n");
+    r = await load({ cwd });
+    expect(r.ok && r.warnings).toEqual([`${file}: unknown key "claude.max_tokenz" ignored`, `${file}: unknown key "extra" ignored`]);
+  });
+
+  test("an explicit file that does not exist is an error, not a silent default", async () => {
+    const r = await load({ file: "/nonexistent/tfo.yaml" });
+    expect(!r.ok && r.problems[0]!.message).toBe("config file not found: /nonexistent/tfo.yaml");
+  });
+
+  test("an empty YAML file means defaults", async () => {
+    const cwd = folder();
+    writeFileSync(join(cwd, "tfo-mcp.yaml"), "# nothing\n");
+    const r = await load({ cwd });
+    expect(r.ok && r.config).toEqual(defaults);
+  });
+});
+
+describe("secrets and the template", () => {
+  const config = {
+    ...defaults,
+    claude: { ...defaults.claude, api_key: "sk-ant-very-secret" },
+    http: { ...defaults.http, api_keys: ["k1-secret", "k2-secret"] },
+  };
+  test("maskSecrets hides every secret and keeps the rest", () => {
+    const masked = maskSecrets(config);
+    for (const value of ["sk-ant-very-secret", "k1-secret", "k2-secret"]) expect(JSON.stringify(masked)).not.toContain(value);
+    expect(masked.claude.api_key).toBe("********");
+    expect(masked.http.api_keys).toEqual(["********", "********"]);
+    expect(masked.telemetry.api_key_secret).toBe("");
+    expect(masked.claude.max_tokens).toBe(4096);
+  });
+  test("secretValues lists them for the logger", () => {
+    expect(secretValues(config).sort()).toEqual(["k1-secret", "k2-secret", "sk-ant-very-secret"]);
+  });
+  test("the init-config template parses back to the defaults and names every env variable", () => {
+    const text = renderConfigTemplate();
+    expect(parse(text)).toEqual(JSON.parse(JSON.stringify(defaults)));
+    expect(text).toContain("TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS");
+    expect(text).not.toContain("sk-");
+  });
+  test("mergeLayers merges sections key by key", () => {
+    expect(mergeLayers({ a: { x: 1, y: 1 } }, { a: { y: 2 } }, { b: { z: 3 } })).toEqual({ a: { x: 1, y: 2 }, b: { z: 3 } });
+  });
+});
