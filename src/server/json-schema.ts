@@ -17,10 +17,8 @@ export function describeArgumentIssues(issues: readonly v.BaseIssue<unknown>[]):
     .map((issue) => {
       const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
       const where = path ? `${path}: ` : "";
-      if (issue.kind === "schema" && issue.expected) {
-        const got = issue.input === undefined ? "nothing (it is required)" : issue.received;
-        return `${where}expected ${issue.expected}, got ${got}`;
-      }
+      if (issue.kind === "schema" && issue.input === undefined) return `${where}missing (it is required)`;
+      if (issue.kind === "schema" && issue.expected) return `${where}expected ${issue.expected}, got ${issue.received}`;
       return `${where}${issue.message}`;
     })
     .join("; ");

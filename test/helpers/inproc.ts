@@ -1,0 +1,31 @@
+// The server in-process, linked to an SDK Client by the SDK's in-memory transport.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import * as v from "valibot";
+import { configSchema, type Config } from "../../src/config/schema.ts";
+import { createLogger } from "../../src/log.ts";
+import { prompts } from "../../src/prompts/index.ts";
+import { resources, resourceTemplates } from "../../src/resources/index.ts";
+import { createServer } from "../../src/server/create.ts";
+import { tools } from "../../src/tools/index.ts";
+import type { Workspace } from "../../src/workspace/resolve.ts";
+
+export async function inProcess(opts: { roots: string[]; config?: Record<string, Record<string, unknown>>; client?: Client; logs?: string[] }) {
+  const config: Config = v.parse(configSchema, opts.config ?? {});
+  const workspace: Workspace = {
+    roots: opts.roots,
+    readOnly: config.workspace.read_only,
+    maxReadBytes: config.workspace.max_read_bytes,
+    maxWriteBytes: config.workspace.max_write_bytes,
+    maxResults: config.workspace.max_results,
+    followSymlinks: config.workspace.follow_symlinks,
+  };
+  const logs = opts.logs ?? [];
+  const log = createLogger({ level: "debug", format: "json", output: "stderr", write: (l) => logs.push(l) });
+  const { server, stats } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = opts.client ?? new Client({ name: "inproc", version: "1" }, { capabilities: {} });
+  await client.connect(clientSide);
+  return { client, server, stats, logs, config, close: () => client.close() };
+}

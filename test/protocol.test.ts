@@ -1,0 +1,194 @@
+// Resources, prompts, completions, logging and protocol errors through the SDK Client, in-process.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { inProcess } from "./helpers/inproc.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const base = tempDir();
+const root = join(base.path, "ws");
+let s: Awaited<ReturnType<typeof inProcess>>;
+const logged: unknown[] = [];
+
+beforeAll(async () => {
+  mkdirSync(join(root, "docs"), { recursive: true });
+  writeFileSync(join(root, "docs", "guide.md"), "# Guide\n");
+  writeFileSync(join(root, "data.bin"), Buffer.from([1, 2, 0, 3]));
+  writeFileSync(join(root, "note.json"), '{"a":1}');
+  writeFileSync(join(base.path, "outside.txt"), "no");
+  const client = new Client({ name: "proto", version: "2" }, { capabilities: {} });
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    logged.push(n.params);
+  });
+  s = await inProcess({ roots: [root], client, config: { claude: { api_key: "sk-ant-secret-value" } } });
+});
+afterAll(async () => {
+  await s.close();
+  base.cleanup();
+});
+
+const errorOf = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (error) {
+    return error as { code: number; message: string };
+  }
+  throw new Error("expected a JSON-RPC error");
+};
+
+describe("tools/list", () => {
+  test("all eight tools with schemas, annotations and output schemas", async () => {
+    const { tools } = await s.client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(["echo", "read_file", "write_file", "list_directory", "search_files", "execute_command", "system_info", "claude_conversation"]);
+    for (const t of tools) {
+      expect(t.inputSchema.type).toBe("object");
+      expect(t.annotations).toHaveProperty("readOnlyHint");
+      expect(t.annotations).toHaveProperty("destructiveHint");
+      expect(t.description!.length).toBeGreaterThan(20);
+      expect(t).not.toHaveProperty("inputSchema.$schema");
+    }
+    const read = tools.find((t) => t.name === "read_file")!;
+    expect(read.inputSchema.required).toEqual(["path"]);
+    expect((read.inputSchema.properties as any).encoding.default).toBe("utf-8");
+    expect(read.outputSchema?.properties).toHaveProperty("content");
+    expect(tools.find((t) => t.name === "write_file")!.annotations!.destructiveHint).toBe(true);
+    expect(tools.find((t) => t.name === "echo")!.outputSchema).toBeUndefined();
+  });
+});
+
+describe("protocol errors", () => {
+  test("unknown tool is -32602 naming the tools", async () => {
+    const e = await errorOf(s.client.callTool({ name: "nope", arguments: {} }));
+    expect(e.code).toBe(-32602);
+    expect(e.message).toContain('Unknown tool: "nope". Available tools: echo, read_file');
+  });
+  test("params of the wrong shape are -32602 with what was wrong", async () => {
+    const e = await errorOf(s.client.request({ method: "resources/read", params: { uri: 5 } } as never, (await import("@modelcontextprotocol/sdk/types.js")).ReadResourceResultSchema));
+    expect(e.code).toBe(-32602);
+    expect(e.message).toContain("Invalid params for resources/read: uri: expected string, got 5");
+  });
+  test("unknown method is -32601", async () => {
+    const { EmptyResultSchema } = await import("@modelcontextprotocol/sdk/types.js");
+    const e = await errorOf(s.client.request({ method: "tools/destroy" } as never, EmptyResultSchema));
+    expect(e.code).toBe(-32601);
+  });
+  test("ping works", async () => {
+    expect(await s.client.ping()).toEqual({});
+  });
+});
+
+describe("resources", () => {
+  test("list and templates", async () => {
+    const { resources } = await s.client.listResources();
+    expect(resources.map((r) => r.uri)).toEqual(["config://server", "status://health"]);
+    const { resourceTemplates } = await s.client.listResourceTemplates();
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(["file:///{path}"]);
+  });
+  test("config://server is the effective config with secrets masked", async () => {
+    const r = await s.client.readResource({ uri: "config://server" });
+    const text = (r.contents[0] as { text: string }).text;
+    expect(text).not.toContain("sk-ant-secret-value");
+    const config = JSON.parse(text);
+    expect(config.claude.api_key).toBe("********");
+    expect(config.workspace.roots).toEqual([root]);
+  });
+  test("status://health reports status, session and counters", async () => {
+    await s.client.callTool({ name: "echo", arguments: { message: "x" } });
+    const health = JSON.parse((await s.client.readResource({ uri: "status://health" })).contents[0]!.text as string);
+    expect(health.status).toBe("healthy");
+    expect(health.session.client).toEqual({ name: "proto", version: "2" });
+    expect(health.counters.tool_calls).toBeGreaterThan(0);
+  });
+  test("file:/// template: text with MIME type, blob for binary", async () => {
+    const md = await s.client.readResource({ uri: `file://${root}/docs/guide.md` });
+    expect(md.contents[0]).toEqual({ uri: `file://${root}/docs/guide.md`, mimeType: "text/markdown", text: "# Guide\n" });
+    const json = await s.client.readResource({ uri: `file://${root}/note.json` });
+    expect(json.contents[0]!.mimeType).toBe("application/json");
+    const bin = await s.client.readResource({ uri: `file://${root}/data.bin` });
+    expect(bin.contents[0]).toMatchObject({ blob: "AQIAAw==" });
+  });
+  test("file:/// outside, missing, a folder, unknown scheme", async () => {
+    expect((await errorOf(s.client.readResource({ uri: `file://${base.path}/outside.txt` }))).message).toContain("outside the workspace");
+    const missing = await errorOf(s.client.readResource({ uri: `file://${root}/nope.txt` }));
+    expect(missing.code).toBe(-32002);
+    expect((await errorOf(s.client.readResource({ uri: `file://${root}/docs` }))).message).toContain("not a regular file");
+    const unknown = await errorOf(s.client.readResource({ uri: "weird://x" }));
+    expect(unknown.code).toBe(-32002);
+    expect(unknown.message).toContain("Resource not found: weird://x");
+  });
+});
+
+describe("prompts", () => {
+  test("list with upstream arguments", async () => {
+    const { prompts } = await s.client.listPrompts();
+    expect(prompts.map((p) => [p.name, p.arguments!.map((a) => `${a.name}${a.required ? "*" : ""}`)])).toEqual([
+      ["code_review", ["code*", "language"]],
+      ["explain_code", ["code*", "language", "detail_level"]],
+      ["debug_help", ["code*", "error*", "language"]],
+    ]);
+  });
+  test("get each with arguments", async () => {
+    const review = await s.client.getPrompt({ name: "code_review", arguments: { code: "let x = 1", language: "typescript" } });
+    const text = (review.messages[0]!.content as { text: string }).text;
+    expect(text).toContain("typescript code");
+    expect(text).toContain("```typescript\nlet x = 1\n```");
+    const explain = await s.client.getPrompt({ name: "explain_code", arguments: { code: "x", detail_level: "brief" } });
+    expect((explain.messages[0]!.content as { text: string }).text).toContain("brief explanation");
+    const debug = await s.client.getPrompt({ name: "debug_help", arguments: { code: "x()", error: "x is not defined" } });
+    expect((debug.messages[0]!.content as { text: string }).text).toContain("x is not defined");
+  });
+  test("code containing backticks keeps its fence intact", async () => {
+    const r = await s.client.getPrompt({ name: "code_review", arguments: { code: "```\ninner\n```" } });
+    expect((r.messages[0]!.content as { text: string }).text).toContain("````\n```\ninner\n```\n````");
+  });
+  test("bad prompt requests are -32602 with the reason", async () => {
+    expect((await errorOf(s.client.getPrompt({ name: "nope" }))).message).toContain('Unknown prompt: "nope". Available prompts: code_review, explain_code, debug_help.');
+    expect((await errorOf(s.client.getPrompt({ name: "debug_help", arguments: { code: "x" } }))).message).toContain("prompt debug_help needs error");
+    expect((await errorOf(s.client.getPrompt({ name: "explain_code", arguments: { code: "x", detail_level: "epic" } }))).message).toContain("detail_level must be one of brief, medium, detailed");
+    expect((await errorOf(s.client.getPrompt({ name: "code_review", arguments: { code: "x", colour: "red" } }))).message).toContain("has no argument colour");
+  });
+});
+
+describe("completions", () => {
+  test("prompt arguments", async () => {
+    const r = await s.client.complete({ ref: { type: "ref/prompt", name: "code_review" }, argument: { name: "language", value: "ty" } });
+    expect(r.completion.values).toEqual(["typescript"]);
+    const d = await s.client.complete({ ref: { type: "ref/prompt", name: "explain_code" }, argument: { name: "detail_level", value: "" } });
+    expect(d.completion.values).toEqual(["brief", "medium", "detailed"]);
+  });
+  test("file template paths", async () => {
+    const r = await s.client.complete({ ref: { type: "ref/resource", uri: "file:///{path}" }, argument: { name: "path", value: `${root}/d` } });
+    expect(r.completion.values).toEqual([`${root}/data.bin`, `${root}/docs/`]);
+    const outside = await s.client.complete({ ref: { type: "ref/resource", uri: "file:///{path}" }, argument: { name: "path", value: "/etc/pa" } });
+    expect(outside.completion.values).toEqual([]);
+  });
+});
+
+describe("logging", () => {
+  test("after logging/setLevel the client receives audit lines without argument contents", async () => {
+    await s.client.setLoggingLevel("info");
+    await s.client.callTool({ name: "echo", arguments: { message: "private words" } });
+    await Bun.sleep(20);
+    const last = logged.at(-1) as { level: string; data: { tool: string; args: Record<string, string> } };
+    expect(last.level).toBe("info");
+    expect(last.data.tool).toBe("echo");
+    expect(last.data.args).toEqual({ message: "string(13)" });
+    expect(JSON.stringify(logged)).not.toContain("private words");
+    await s.client.setLoggingLevel("error");
+    const before = logged.length;
+    await s.client.callTool({ name: "echo", arguments: { message: "x" } });
+    await Bun.sleep(20);
+    expect(logged.length).toBe(before);
+  });
+  test("the server log has one audit line per call and never the contents", () => {
+    const audits = s.logs.filter((l) => JSON.parse(l).msg === "tool call");
+    expect(audits.length).toBeGreaterThan(1);
+    expect(s.logs.join("\n")).not.toContain("private words");
+    expect(s.logs.join("\n")).not.toContain("sk-ant-secret-value");
+  });
+  test("a bad level is -32602", async () => {
+    expect((await errorOf(s.client.setLoggingLevel("loud" as never))).code).toBe(-32602);
+  });
+});
