@@ -28,6 +28,10 @@ export function startFakeAnthropic() {
     async fetch(req) {
       const url = new URL(req.url);
       if (req.method !== "POST" || url.pathname !== "/v1/messages") return new Response("not found", { status: 404 });
+      // The SDK sends the key as x-api-key or as a bearer token, depending on its version.
+      if (!req.headers.get("x-api-key") && !req.headers.get("authorization")?.startsWith("Bearer ")) {
+        return Response.json({ type: "error", error: { type: "authentication_error", message: "no key" } }, { status: 401 });
+      }
       const body = (await req.json()) as Record<string, any>;
       requests.push({ body, headers: Object.fromEntries(req.headers) });
       const step = script.shift() ?? { kind: "reply" };

@@ -1,0 +1,129 @@
+// claude_conversation through the binary against a local server speaking the Messages API.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { connectBinary, textOf, type Connected } from "./helpers/client.ts";
+import { startFakeAnthropic } from "./helpers/fake-anthropic.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const KEY = "sk-ant-test-key-never-logged";
+const dir = tempDir("tfo-claude-");
+const fake = startFakeAnthropic();
+let c: Connected;
+const ask = (args: Record<string, unknown>, options?: Parameters<Client["callTool"]>[2]) =>
+  c.client.callTool({ name: "claude_conversation", arguments: args }, undefined, options);
+
+beforeAll(async () => {
+  c = await connectBinary({
+    cwd: dir.path,
+    env: { ANTHROPIC_API_KEY: KEY, ANTHROPIC_BASE_URL: fake.url, TELEMETRYFLOW_MCP_CLAUDE__TIMEOUT: "2" },
+  });
+});
+afterAll(async () => {
+  await c.close();
+  fake.stop();
+  dir.cleanup();
+});
+
+describe("claude_conversation with an API key", () => {
+  test("a reply with model, usage and stop reason; arguments reach the API", async () => {
+    const before = fake.requests.length;
+    const r = await ask({ message: "hello", model: "haiku", system_prompt: "be brief", max_tokens: 50, temperature: 0.2 });
+    expect(textOf(r)).toBe("You said: hello");
+    expect(r.structuredContent).toMatchObject({ text: "You said: hello", model: "claude-haiku-5-5", stop_reason: "end_turn", via: "api" });
+    expect((r.structuredContent as { usage: { output_tokens: number } }).usage.output_tokens).toBe(15);
+    const sent = fake.requests[before]!;
+    expect(sent.body).toMatchObject({ model: "claude-haiku-5-5", system: "be brief", max_tokens: 50, temperature: 0.2, stream: true });
+    expect(sent.body.messages).toEqual([{ role: "user", content: "hello" }]);
+    expect(sent.headers["x-api-key"] ?? sent.headers.authorization?.replace(/^Bearer /, "")).toBe(KEY);
+  });
+  test("defaults: claude.default_model and claude.max_tokens", async () => {
+    const before = fake.requests.length;
+    await ask({ message: "x" });
+    expect(fake.requests[before]!.body).toMatchObject({ model: "claude-sonnet-5-5", max_tokens: 4096 });
+  });
+  test("progress notifications while the reply streams", async () => {
+    fake.queue({ kind: "reply", text: "a fairly long streamed answer", chunks: 4, delayMs: 20 });
+    const progress: number[] = [];
+    const r = await ask({ message: "stream" }, { onprogress: (p) => progress.push(p.progress) });
+    expect(textOf(r)).toBe("a fairly long streamed answer");
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+  });
+  test("429 and 529 are retried, honouring retry-after", async () => {
+    const before = fake.requests.length;
+    fake.queue({ kind: "status", status: 429, retryAfterMs: 10 }, { kind: "status", status: 529, retryAfterMs: 10 });
+    const r = await ask({ message: "retry me" });
+    expect(textOf(r)).toBe("You said: retry me");
+    expect(fake.requests.length - before).toBe(3);
+  });
+  test.each([
+    [{ kind: "status", status: 401 } as const, "Claude API refused the API key (401); check ANTHROPIC_API_KEY or claude.api_key."],
+    [{ kind: "status", status: 400, message: "max_tokens: too large" } as const, "Claude API rejected the request: max_tokens: too large."],
+    [{ kind: "status", status: 404, message: "model: nope" } as const, "Claude API: not found (404): model: nope; check the model name and claude.base_url."],
+  ])("errors say what happened: %p", async (step, message) => {
+    fake.queue(step);
+    const r = await ask({ message: "x" });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toBe(message);
+  });
+  test("5xx after every retry is reported as such", async () => {
+    fake.queue(...Array.from({ length: 4 }, () => ({ kind: "status", status: 500, retryAfterMs: 5 }) as const));
+    const r = await ask({ message: "x" });
+    expect(textOf(r)).toBe("Claude API server error (500) after retries; try again shortly.");
+  });
+  test("a malformed body is an error result, not a crash", async () => {
+    fake.queue({ kind: "malformed" });
+    const r = await ask({ message: "x" });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toStartWith("Claude API call failed");
+  });
+  test("an API that hangs is cut off by claude.timeout", async () => {
+    fake.queue(...Array.from({ length: 4 }, () => ({ kind: "hang" }) as const));
+    const started = performance.now();
+    const r = await ask({ message: "x" });
+    expect(textOf(r)).toContain("timed out");
+    expect(performance.now() - started).toBeLessThan(25_000);
+  }, 30_000);
+  test("cancelling the call aborts the HTTP request at once", async () => {
+    fake.queue({ kind: "hang" });
+    const hungBefore = fake.hungCount();
+    const controller = new AbortController();
+    const pending = ask({ message: "x" }, { signal: controller.signal });
+    while (fake.hungCount() === hungBefore) await Bun.sleep(10);
+    controller.abort("user");
+    await expect(pending).rejects.toThrow();
+    // the server is still fine
+    expect(textOf(await ask({ message: "after cancel" }))).toBe("You said: after cancel");
+  });
+  test("an unknown model lists the accepted names", async () => {
+    const r = await ask({ message: "x", model: "gpt-4" });
+    expect(textOf(r)).toBe('Unknown model "gpt-4". Use an alias (opus, sonnet, haiku) or a Claude model id such as claude-sonnet-5-5.');
+  });
+  test("bad max_tokens and temperature are refused before any request", async () => {
+    const before = fake.requests.length;
+    expect(textOf(await ask({ message: "x", max_tokens: 0 }))).toContain("max_tokens");
+    expect(textOf(await ask({ message: "x", temperature: 2 }))).toContain("temperature");
+    expect(fake.requests.length).toBe(before);
+  });
+  test("the key never reaches the logs", () => {
+    expect(c.stderr()).not.toContain(KEY);
+  });
+});
+
+describe("without an API key", () => {
+  test("sampling through the client when it offers sampling", async () => {
+    const client = new Client({ name: "sampler", version: "1" }, { capabilities: { sampling: {} } });
+    const seen: unknown[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+      seen.push(req.params);
+      return { model: "client-model", role: "assistant", content: { type: "text", text: "sampled answer" }, stopReason: "endTurn" };
+    });
+    const s = await connectBinary({ cwd: dir.path, client });
+    const r = await s.client.callTool({ name: "claude_conversation", arguments: { message: "hi", system_prompt: "sys" } });
+    expect(textOf(r)).toBe("sampled answer");
+    expect(r.structuredContent).toMatchObject({ via: "sampling", model: "client-model" });
+    expect(seen[0]).toMatchObject({ systemPrompt: "sys", maxTokens: 4096, messages: [{ role: "user", content: { type: "text", text: "hi" } }] });
+    await s.close();
+  });
+});

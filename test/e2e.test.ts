@@ -1,0 +1,192 @@
+// The compiled binary, driven over stdio the way MCP clients drive it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connectBinary, textOf, type Connected } from "./helpers/client.ts";
+import { initializedPeer, rawPeer } from "./helpers/raw.ts";
+import { tempDir } from "./helpers/tmp.ts";
+import { binary } from "./helpers/binary.ts";
+
+const base = tempDir("tfo-e2e-");
+const root = join(base.path, "project");
+const sentinel = join(base.path, "sentinel");
+let c: Connected;
+
+beforeAll(async () => {
+  await binary();
+  mkdirSync(join(root, "src"), { recursive: true });
+  mkdirSync(sentinel);
+  writeFileSync(join(root, "README.md"), "# Project\n");
+  writeFileSync(join(root, "src", "main.ts"), "console.log('hi');\n");
+  writeFileSync(join(sentinel, "keep.txt"), "untouched");
+  c = await connectBinary({ cwd: root });
+});
+afterAll(async () => {
+  await c?.close();
+  base.cleanup();
+});
+
+describe("initialize", () => {
+  test.each(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"])("negotiates %s", async (version) => {
+    const { peer, init } = await initializedPeer({ cwd: root, protocolVersion: version });
+    expect(init.result.protocolVersion).toBe(version);
+    expect(init.result.serverInfo.name).toBe("TelemetryFlow-MCP");
+    expect(Object.keys(init.result.capabilities).sort()).toEqual(["completions", "logging", "prompts", "resources", "tools"]);
+    peer.request(1, "tools/list");
+    const tools = (await peer.response(1)).result.tools as Record<string, unknown>[];
+    expect(tools).toHaveLength(8);
+    // Older clients get the tool shape they know; newer ones get titles and output schemas.
+    expect(tools.some((t) => "outputSchema" in t)).toBe(version >= "2025-06-18");
+    peer.request(2, "tools/call", { name: "list_directory", arguments: {} });
+    const listed = (await peer.response(2)).result;
+    expect("structuredContent" in listed).toBe(version >= "2025-06-18");
+    expect(await peer.close()).toBe(0);
+  });
+  test("an unknown version gets the latest, as the spec says", async () => {
+    const { peer, init } = await initializedPeer({ cwd: root, protocolVersion: "1999-01-01" });
+    expect(init.result.protocolVersion).toBe("2025-11-25");
+    await peer.close();
+  });
+  test("requests before initialize are refused; ping is answered", async () => {
+    const peer = await rawPeer({ cwd: root });
+    peer.request(1, "tools/list");
+    expect((await peer.response(1)).error).toEqual({ code: -32600, message: "Send initialize before tools/list." });
+    peer.request(2, "ping");
+    expect((await peer.response(2)).result).toEqual({});
+    await peer.close();
+  });
+});
+
+describe("every tool from an SDK client", () => {
+  test("echo, system_info", async () => {
+    expect(textOf(await c.client.callTool({ name: "echo", arguments: { message: "hello" } }))).toBe("Echo: hello");
+    const info = await c.client.callTool({ name: "system_info", arguments: {} });
+    expect((info.structuredContent as { cwd: string }).cwd).toBe(root);
+  });
+  test("write_file, read_file, list_directory, search_files, execute_command", async () => {
+    const w = await c.client.callTool({ name: "write_file", arguments: { path: "notes/todo.md", content: "- ship it\n", create_dirs: true } });
+    expect(w.isError).toBeFalsy();
+    expect(readFileSync(join(root, "notes/todo.md"), "utf8")).toBe("- ship it\n");
+    expect(textOf(await c.client.callTool({ name: "read_file", arguments: { path: "notes/todo.md" } }))).toBe("- ship it\n");
+    const list = JSON.parse(textOf(await c.client.callTool({ name: "list_directory", arguments: { path: "." } })));
+    expect(list.map((e: { name: string }) => e.name)).toEqual(["README.md", "notes", "src"]);
+    const found = JSON.parse(textOf(await c.client.callTool({ name: "search_files", arguments: { pattern: "*.md" } })));
+    expect(found).toEqual({ matches: ["README.md", "notes/todo.md"], count: 2, truncated: false });
+    const run = JSON.parse(textOf(await c.client.callTool({ name: "execute_command", arguments: { command: "cat README.md" } })));
+    expect(run).toEqual({ exit_code: 0, stdout: "# Project\n", stderr: "" });
+  });
+  test("claude_conversation without a key or sampling: a clear error naming the variable", async () => {
+    const r = await c.client.callTool({ name: "claude_conversation", arguments: { message: "hi" } });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("ANTHROPIC_API_KEY");
+  });
+  test("resources and prompts", async () => {
+    const health = await c.client.readResource({ uri: "status://health" });
+    expect(JSON.parse(health.contents[0]!.text as string).session.client.name).toBe("tfo-e2e");
+    const file = await c.client.readResource({ uri: `file://${root}/README.md` });
+    expect(file.contents[0]!.text).toBe("# Project\n");
+    const config = JSON.parse((await c.client.readResource({ uri: "config://server" })).contents[0]!.text as string);
+    expect(config.workspace.roots).toEqual([root]);
+    const prompt = await c.client.getPrompt({ name: "explain_code", arguments: { code: "1+1" } });
+    expect(prompt.messages).toHaveLength(1);
+  });
+});
+
+describe("hostile input on stdin", () => {
+  test("junk lines are answered and the server keeps serving", async () => {
+    const { peer } = await initializedPeer({ cwd: root });
+    peer.send("this is not json\n");
+    expect((await peer.response(null)).error.code).toBe(-32700);
+    peer.send("[1,2,3]\n");
+    expect((await peer.response(null)).error.code).toBe(-32600);
+    peer.send('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":"nope"}\n');
+    expect((await peer.response(5)).error.code).toBe(-32600);
+    peer.request(6, "tools/call", { name: 42 });
+    expect((await peer.response(6)).error).toMatchObject({ code: -32602 });
+    peer.request(7, "no/such/method");
+    expect((await peer.response(7)).error.code).toBe(-32601);
+    peer.send("\u0000\u0001\u0002\n");
+    expect((await peer.response(null)).error.code).toBe(-32700);
+    peer.request(8, "tools/call", { name: "echo", arguments: { message: "still here" } });
+    expect((await peer.response(8)).result.content[0].text).toBe("Echo: still here");
+    expect(await peer.close()).toBe(0);
+  });
+
+  test("a 70 MB line is refused and discarded, memory stays bounded, the next request works", async () => {
+    const { peer } = await initializedPeer({ cwd: root });
+    const chunk = "x".repeat(1024 * 1024);
+    for (let i = 0; i < 70; i++) peer.send(chunk);
+    peer.send("\n");
+    const err = await peer.response(null, 30_000);
+    expect(err.error.message).toContain("longer than");
+    peer.request(9, "ping");
+    expect((await peer.response(9)).result).toEqual({});
+    const rss = Number(readFileSync(`/proc/${peer.proc.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)![1]) * 1024;
+    expect(rss).toBeLessThan(250 * 1024 * 1024);
+    await peer.close();
+  });
+
+  test("1,000 concurrent calls all get their own answer", async () => {
+    const { peer } = await initializedPeer({ cwd: root });
+    let batch = "";
+    for (let i = 1; i <= 1000; i++) batch += `${JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "echo", arguments: { message: `m${i}` } } })}\n`;
+    peer.send(batch);
+    const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => peer.response(i + 1, 30_000)));
+    expect(answers.every((a, i) => a.result.content[0].text === `Echo: m${i + 1}`)).toBe(true);
+    await peer.close();
+  });
+
+  test("path attacks are refused and nothing outside changes", async () => {
+    const attacks = [
+      ["read_file", { path: "../sentinel/keep.txt" }],
+      ["read_file", { path: `${sentinel}/keep.txt` }],
+      ["write_file", { path: "../sentinel/keep.txt", content: "pwned" }],
+      ["write_file", { path: `${sentinel}/new.txt`, content: "pwned" }],
+      ["write_file", { path: "../project-evil/x.txt", content: "pwned", create_dirs: true }],
+      ["list_directory", { path: ".." }],
+      ["search_files", { path: "..", pattern: "*" }],
+      ["execute_command", { command: "ls", working_dir: ".." }],
+      ["read_file", { path: "README.md\u0000../../etc/passwd" }],
+    ] as const;
+    for (const [name, args] of attacks) {
+      const r = await c.client.callTool({ name, arguments: args as Record<string, unknown> });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/Access denied|Invalid path/);
+    }
+    expect(readdirSync(sentinel)).toEqual(["keep.txt"]);
+    expect(readFileSync(join(sentinel, "keep.txt"), "utf8")).toBe("untouched");
+    expect(existsSync(join(base.path, "project-evil"))).toBe(false);
+  });
+
+  test("stdin closed mid-call: the running call is answered, then a clean exit", async () => {
+    const { peer } = await initializedPeer({ cwd: root });
+    peer.request(3, "tools/call", { name: "execute_command", arguments: { command: "sleep 0.3; echo done" } });
+    peer.proc.stdin.end();
+    const r = await peer.response(3);
+    expect(JSON.parse(r.result.content[0].text).stdout).toBe("done\n");
+    expect(await peer.proc.exited).toBe(0);
+  });
+
+  test("cancel kills the running command tree", async () => {
+    const marker = `tfo-cancel-${Date.now() % 100000}`;
+    const { peer } = await initializedPeer({ cwd: root });
+    peer.request(4, "tools/call", { name: "execute_command", arguments: { command: `(exec -a ${marker} sleep 60) & sleep 60` } });
+    await Bun.sleep(300);
+    expect(Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim()).not.toBe("");
+    peer.send(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 4, reason: "user" } })}\n`);
+    await Bun.sleep(300);
+    expect(Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim()).toBe("");
+    peer.request(5, "ping");
+    expect((await peer.response(5)).result).toEqual({});
+    await peer.close();
+  });
+
+  test("stdout carries only JSON-RPC; logs go to stderr", async () => {
+    const { peer } = await initializedPeer({ cwd: root, args: ["--debug"] });
+    peer.request(1, "tools/call", { name: "echo", arguments: { message: "x" } });
+    await peer.response(1);
+    await peer.close();
+    expect(peer.messages.every((m) => m.jsonrpc === "2.0")).toBe(true);
+    expect(peer.stderr()).toContain("tool call");
+  });
+});
