@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectBinary, textOf, type Connected } from "./helpers/client.ts";
+import { connectBinary, resourceText, textOf, type Connected } from "./helpers/client.ts";
 import { initializedPeer, rawPeer } from "./helpers/raw.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { binary } from "./helpers/binary.ts";
@@ -82,10 +82,10 @@ describe("every tool from an SDK client", () => {
   });
   test("resources and prompts", async () => {
     const health = await c.client.readResource({ uri: "status://health" });
-    expect(JSON.parse(health.contents[0]!.text as string).session.client.name).toBe("tfo-e2e");
+    expect(JSON.parse(resourceText(health)).session.client.name).toBe("tfo-e2e");
     const file = await c.client.readResource({ uri: `file://${root}/README.md` });
-    expect(file.contents[0]!.text).toBe("# Project\n");
-    const config = JSON.parse((await c.client.readResource({ uri: "config://server" })).contents[0]!.text as string);
+    expect(resourceText(file)).toBe("# Project\n");
+    const config = JSON.parse(resourceText(await c.client.readResource({ uri: "config://server" })));
     expect(config.workspace.roots).toEqual([root]);
     const prompt = await c.client.getPrompt({ name: "explain_code", arguments: { code: "1+1" } });
     expect(prompt.messages).toHaveLength(1);

@@ -4,6 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { resourceText } from "./helpers/client.ts";
 import { inProcess } from "./helpers/inproc.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -96,7 +97,7 @@ describe("resources", () => {
   });
   test("status://health reports status, session and counters", async () => {
     await s.client.callTool({ name: "echo", arguments: { message: "x" } });
-    const health = JSON.parse((await s.client.readResource({ uri: "status://health" })).contents[0]!.text as string);
+    const health = JSON.parse(resourceText(await s.client.readResource({ uri: "status://health" })));
     expect(health.status).toBe("healthy");
     expect(health.session.client).toEqual({ name: "proto", version: "2" });
     expect(health.counters.tool_calls).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
 // request's params are checked by valibot and a bad shape is answered with -32602 and a
 // sentence that says what was wrong.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { ErrorCode, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, RootsListChangedNotificationSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
@@ -13,6 +13,7 @@ import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } f
 import { ToolError } from "../tools/define.ts";
 import { VERSION } from "../version.ts";
 import type { Workspace } from "../workspace/resolve.ts";
+import { clientRootPaths, narrowRoots } from "../workspace/roots.ts";
 import { describeArgumentIssues, jsonSchemaOf } from "./json-schema.ts";
 import * as p from "./params.ts";
 
@@ -76,7 +77,10 @@ export function argumentShape(args: unknown): Record<string, string> {
 }
 
 export function createServer(deps: ServerDeps) {
-  const { config, workspace, log } = deps;
+  const { config, log } = deps;
+  // Narrowed by the client's roots (roots/list); the configured workspace is the ceiling.
+  let workspace = deps.workspace;
+  let rootsReady: Promise<void> = Promise.resolve();
   const mcp = config.mcp;
   const tools = mcp.enable_tools ? deps.tools.filter((t) => t.name !== "execute_command" || config.commands.enabled) : [];
   const resources = mcp.enable_resources ? deps.resources : [];
@@ -131,6 +135,7 @@ export function createServer(deps: ServerDeps) {
   }
 
   async function callTool(tool: Tool, rawArgs: unknown, extra: Extra): Promise<ToolOutput> {
+    await rootsReady;
     const parsed = v.safeParse(tool.input, rawArgs ?? {});
     if (!parsed.success) return errorResult(`Invalid arguments for ${tool.name}: ${describeArgumentIssues(parsed.issues)}.`);
     if (tool.writes && workspace.readOnly) {
@@ -230,6 +235,7 @@ export function createServer(deps: ServerDeps) {
 
     async "resources/read"(params, extra) {
       const { uri } = parseParams(p.readResource, params, "resources/read");
+      await rootsReady;
       const ctx = resourceContext(extra.signal);
       try {
         const fixed = resources.find((r) => r.uri === uri);
@@ -274,6 +280,33 @@ export function createServer(deps: ServerDeps) {
     },
   };
 
+  /** Ask the client for its roots and narrow the workspace to them. */
+  async function refreshRoots() {
+    if (!server.getClientCapabilities()?.roots) return;
+    try {
+      const { roots } = await server.listRoots(undefined, { timeout: 10_000 });
+      const { paths, skipped } = await clientRootPaths(roots.map((r) => r.uri));
+      for (const uri of skipped) log.warn("client root ignored: not an existing file:// folder", { uri });
+      const narrowed = narrowRoots(deps.workspace.roots, paths);
+      if (roots.length > 0 && narrowed.length === 0) {
+        log.warn("the client's roots lie outside the configured roots; every path will be refused", { client: paths.join(","), configured: deps.workspace.roots.join(",") });
+      }
+      // A client that sends no roots at all has not narrowed anything.
+      workspace = { ...deps.workspace, roots: roots.length === 0 ? deps.workspace.roots : narrowed };
+      log.info("workspace roots", { roots: workspace.roots.join(",") });
+    } catch (error) {
+      log.warn("roots/list failed; keeping the configured roots", { error: (error as Error).message });
+    }
+  }
+  // Calls wait for a refresh under way, so none runs against roots the client has just narrowed.
+  server.oninitialized = () => {
+    rootsReady = refreshRoots();
+  };
+  server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
+    rootsReady = refreshRoots();
+    return rootsReady;
+  });
+
   server.fallbackRequestHandler = async (request, extra) => {
     const handler = Object.hasOwn(handlers, request.method) ? handlers[request.method] : undefined;
     const needs = request.method.split("/")[0]!;
@@ -287,5 +320,5 @@ export function createServer(deps: ServerDeps) {
     return handler(params ?? {}, extra as unknown as Extra) as never;
   };
 
-  return { server, stats };
+  return { server, stats, workspace: () => workspace, refreshRoots };
 }

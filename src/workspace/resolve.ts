@@ -64,7 +64,9 @@ export async function resolveInsideRoots(workspace: Workspace, input: unknown): 
   if (textProblem) return { ok: false, error: `Invalid path: ${textProblem}.` };
   const text = (input as string).trim() === "" ? "." : (input as string);
   const first = workspace.roots[0];
-  if (!first) return { ok: false, error: "No workspace root is configured." };
+  if (!first) {
+    return { ok: false, error: "No workspace root is available: the client's roots lie outside the server's configured roots (--root, workspace.roots)." };
+  }
   const absolute = isAbsolute(text) ? resolve(text) : resolve(first, text);
   const refuse = (why: string): Resolved => ({
     ok: false,

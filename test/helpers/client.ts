@@ -29,3 +29,8 @@ export function textOf(result: unknown): string {
   const content = (result as { content: { type: string; text?: string }[] }).content;
   return content[0]?.text ?? "";
 }
+
+/** The text of a resource read's first contents entry. */
+export function resourceText(result: { contents: unknown[] }): string {
+  return (result.contents[0] as { text: string }).text;
+}

@@ -5,8 +5,9 @@ import { binary, cleanEnv } from "./binary.ts";
 
 export type RawPeer = {
   proc: Subprocess<"pipe", "pipe", "pipe">;
-  send(text: string): void;
-  request(id: number | string, method: string, params?: unknown): void;
+  /** resolves when the bytes are in the pipe; a peer that died makes it resolve too */
+  send(text: string): Promise<void>;
+  request(id: number | string, method: string, params?: unknown): Promise<void>;
   /** waits for the next message with this id (or with id null when given null) */
   response(id: number | string | null, timeoutMs?: number): Promise<Record<string, any>>;
   messages: Record<string, any>[];
@@ -53,12 +54,16 @@ export async function rawPeer(opts: { args?: string[]; cwd?: string; env?: Recor
   const peer: RawPeer = {
     proc,
     messages,
-    send(text) {
-      proc.stdin.write(text);
-      proc.stdin.flush();
+    async send(text) {
+      try {
+        proc.stdin.write(text);
+        await proc.stdin.flush();
+      } catch {
+        // the server is gone (killed by the test, or exited): nothing to deliver to
+      }
     },
     request(id, method, params) {
-      peer.send(`${JSON.stringify({ jsonrpc: "2.0", id, method, ...(params === undefined ? {} : { params }) })}\n`);
+      return peer.send(`${JSON.stringify({ jsonrpc: "2.0", id, method, ...(params === undefined ? {} : { params }) })}\n`);
     },
     response(id, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
