@@ -10,6 +10,8 @@ import type { Config } from "./config/schema.ts";
 import { prompts } from "./prompts/index.ts";
 import { resources, resourceTemplates } from "./resources/index.ts";
 import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
+import { openStore } from "./store/open.ts";
+import type { Store } from "./store/port.ts";
 import { tools } from "./tools/index.ts";
 import { COMMIT, TARGET, VERSION } from "./version.ts";
 
@@ -146,12 +148,79 @@ const initConfig = defineCommand({
   },
 });
 
-const main = defineCommand({
-  meta: { name: "tfo-mcp", version: VERSION, description: "TelemetryFlow MCP server: file, command, system and Claude tools for MCP clients" },
-  subCommands: { serve, validate, info, "init-config": initConfig },
+async function withStore<T>(configFile: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { config } = await configOrExit(configFile);
+  let store: Store;
+  try {
+    store = await openStore(config.storage.url);
+  } catch (error) {
+    err(`tfo-mcp: cannot open storage (storage.url ${JSON.stringify(config.storage.url)}): ${(error as Error).message}`);
+    throw new Exit(1);
+  }
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+const conversations = defineCommand({
+  meta: { name: "conversations", description: "List, show or delete stored Claude conversations" },
+  args: {
+    action: { type: "positional", description: "list | show | delete", required: false, default: "list" },
+    id: { type: "positional", description: "conversation id (show, delete)", required: false },
+    ...configArg,
+    json: { type: "boolean", description: "Print JSON" },
+    limit: { type: "string", description: "How many to list (default 50)", valueHint: "N" },
+  },
+  async run({ args }) {
+    const action = args.action ?? "list";
+    if (!["list", "show", "delete"].includes(action)) {
+      err(`tfo-mcp: conversations ${action}: unknown action; use list, show ID or delete ID.`);
+      throw new Exit(1);
+    }
+    if (action !== "list" && !args.id) {
+      err(`tfo-mcp: conversations ${action} needs a conversation id (see tfo-mcp conversations list).`);
+      throw new Exit(1);
+    }
+    await withStore(args.config, async (store) => {
+      if (action === "list") {
+        const limit = args.limit && /^\d+$/.test(args.limit) ? Number(args.limit) : 50;
+        const list = await store.listConversations(limit);
+        if (args.json) return out(JSON.stringify(list, null, 2));
+        if (list.length === 0) return out(`No conversations in ${store.describe}.`);
+        for (const c of list) out(`${c.id}  ${c.updated_at}  ${String(c.turns).padStart(3)} turns  ${c.title}`);
+        return;
+      }
+      const id = args.id!;
+      const conversation = await store.getConversation(id);
+      if (!conversation) {
+        err(`tfo-mcp: no conversation ${JSON.stringify(id)} in ${store.describe}.`);
+        throw new Exit(1);
+      }
+      if (action === "delete") {
+        await store.deleteConversation(id);
+        return out(`Deleted ${id} (${conversation.turns} turns).`);
+      }
+      const turns = await store.turns(id);
+      if (args.json) return out(JSON.stringify({ ...conversation, history: turns }, null, 2));
+      out(`${conversation.id}: ${conversation.title}`);
+      if (conversation.system_prompt) out(`system: ${conversation.system_prompt}`);
+      for (const t of turns) {
+        out(`\n[${t.seq}] user (${t.created_at}):\n${t.user}`);
+        if (t.status === "done") out(`[${t.seq}] assistant (${t.model}, ${t.output_tokens} tokens):\n${t.assistant}`);
+        else out(`[${t.seq}] ${t.status}${t.error ? `: ${t.error}` : ""}`);
+      }
+    });
+  },
 });
 
-const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig } as never;
+const main = defineCommand({
+  meta: { name: "tfo-mcp", version: VERSION, description: "TelemetryFlow MCP server: file, command, system and Claude tools for MCP clients" },
+  subCommands: { serve, validate, info, "init-config": initConfig, conversations },
+});
+
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, conversations } as never;
 
 async function usage(argv: string[]): Promise<string> {
   const sub = argv.find((a) => a in SUBCOMMANDS);
@@ -161,6 +230,7 @@ Examples:
   tfo-mcp serve                          serve the current folder over stdio
   tfo-mcp serve --root ~/code/app        serve another folder (repeat --root for more)
   tfo-mcp init-config && tfo-mcp validate
+  tfo-mcp conversations list             stored Claude conversations (show ID, delete ID)
   claude mcp add tfo -- tfo-mcp serve --root "$PWD"
 
 Environment: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, TELEMETRYFLOW_MCP_CONFIG, TELEMETRYFLOW_MCP_<SECTION>__<KEY>.`;

@@ -84,7 +84,7 @@ describe("init-config, validate, info", () => {
     expect(info.version).toBe(pkg.version);
     expect(info.config.claude.api_key).toBe("********");
     expect(info.tools).toHaveLength(8);
-    expect(info.resources).toEqual(["config://server", "status://health", "file:///{path}"]);
+    expect(info.resources).toEqual(["config://server", "status://health", "file:///{path}", "conversation://{id}"]);
     expect(info.prompts).toEqual(["code_review", "explain_code", "debug_help"]);
   });
   test("info as text", async () => {

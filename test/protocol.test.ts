@@ -85,7 +85,7 @@ describe("resources", () => {
     const { resources } = await s.client.listResources();
     expect(resources.map((r) => r.uri)).toEqual(["config://server", "status://health"]);
     const { resourceTemplates } = await s.client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(["file:///{path}"]);
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(["file:///{path}", "conversation://{id}"]);
   });
   test("config://server is the effective config with secrets masked", async () => {
     const r = await s.client.readResource({ uri: "config://server" });

@@ -34,6 +34,7 @@ export const configSchema = v.object({
     temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 1),
     timeout: seconds(120),
     max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 3),
+    max_history_messages: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(10_000)), 50),
   }),
   mcp: section({
     protocol_version: str(""),
@@ -73,7 +74,10 @@ export const configSchema = v.object({
     env_drop: stringList([]),
   }),
   storage: section({
-    url: str(""),
+    url: v.optional(
+      v.pipe(v.string(), v.regex(/^(|memory:?|sqlite:.+)$/, 'sqlite:PATH or memory: (or "" for the default sqlite file)')),
+      "",
+    ),
   }),
   http: section({
     api_keys: stringList([]),

@@ -1,5 +1,6 @@
 // What a resource is: plain data plus a read function. Templates add a matcher and completions.
 import type { Config } from "../config/schema.ts";
+import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 
 export type Stats = {
@@ -10,7 +11,7 @@ export type Stats = {
   protocolVersion?: string;
 };
 
-export type ResourceContext = { config: Config; workspace: Workspace; stats: Stats; signal?: AbortSignal };
+export type ResourceContext = { config: Config; workspace: Workspace; stats: Stats; signal?: AbortSignal; store(): Promise<Store> };
 
 export type ResourceContents = { uri: string; mimeType: string; text: string } | { uri: string; mimeType: string; blob: string };
 

@@ -21,13 +21,21 @@ export const health: Resource = {
   title: "Health",
   description: "Server status: version, uptime, session and call counters.",
   mimeType: "application/json",
-  async read({ config, stats }) {
+  async read({ config, stats, store }) {
+    let storage: Record<string, unknown>;
+    try {
+      const s = await store();
+      storage = { url: s.describe, ...(await s.counts()) };
+    } catch (error) {
+      storage = { error: (error as Error).message };
+    }
     const body = {
-      status: "healthy",
+      status: "error" in storage ? "degraded" : "healthy",
       version: config.server.version || VERSION,
       uptime_seconds: Math.round((Date.now() - stats.startedAt) / 1000),
       session: { client: stats.client ?? null, protocol_version: stats.protocolVersion ?? null },
       counters: { tool_calls: stats.toolCalls, tool_errors: stats.toolErrors },
+      storage,
       memory_rss_bytes: process.memoryUsage.rss(),
     };
     return { uri: "status://health", mimeType: "application/json", text: JSON.stringify(body, null, 2) };

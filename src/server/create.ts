@@ -12,6 +12,7 @@ import { ResourceError, type Resource, type ResourceContext, type ResourceTempla
 import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
 import { ToolError } from "../tools/define.ts";
 import { VERSION } from "../version.ts";
+import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { clientRootPaths, narrowRoots } from "../workspace/roots.ts";
 import { describeArgumentIssues, jsonSchemaOf } from "./json-schema.ts";
@@ -25,6 +26,8 @@ export type ServerDeps = {
   resources: readonly Resource[];
   resourceTemplates: readonly ResourceTemplate[];
   prompts: readonly Prompt[];
+  /** opens storage; called on first use only, so start-up never waits for it */
+  openStore: () => Promise<Store>;
 };
 
 type Extra = {
@@ -88,7 +91,17 @@ export function createServer(deps: ServerDeps) {
   const prompts = mcp.enable_prompts ? deps.prompts : [];
   const toolsByName = new Map(tools.map((t) => [t.name, t]));
   const stats: Stats = { startedAt: Date.now(), toolCalls: 0, toolErrors: 0 };
-  const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal });
+  let opening: Promise<Store> | undefined;
+  /** The store, opened once on first use; a failed open is retried by the next caller. */
+  const store = (): Promise<Store> => {
+    opening ??= deps.openStore().catch((error) => {
+      opening = undefined;
+      throw error;
+    });
+    return opening;
+  };
+  const sessionId = crypto.randomUUID();
+  const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal, store });
   let clientLogLevel: (typeof LEVELS)[number] | undefined;
   let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
   let initializing = false;
@@ -150,6 +163,7 @@ export function createServer(deps: ServerDeps) {
       workspace,
       log,
       signal,
+      store,
       sample: sampler(),
       progress:
         token === undefined
@@ -189,6 +203,14 @@ export function createServer(deps: ServerDeps) {
       negotiated = result.protocolVersion;
       stats.protocolVersion = negotiated;
       log.info("session started", { client: stats.client?.name, client_version: stats.client?.version, protocol: negotiated });
+      // Recorded after the answer is on its way: opening storage is not on the start-up path.
+      setTimeout(() => {
+        store()
+          .then((s) =>
+            s.startSession({ id: sessionId, client_name: clientInfo.name, client_version: clientInfo.version, protocol_version: negotiated, started_at: new Date(stats.startedAt).toISOString() }),
+          )
+          .catch((error) => log.warn("session not recorded: storage unavailable", { error: (error as Error).message }));
+      }, 0);
       return result;
     },
 
@@ -320,5 +342,17 @@ export function createServer(deps: ServerDeps) {
     return handler(params ?? {}, extra as unknown as Extra) as never;
   };
 
-  return { server, stats, workspace: () => workspace, refreshRoots };
+  /** Marks the session ended in storage (if storage was ever opened) and closes it. */
+  async function endSession() {
+    if (!opening) return;
+    try {
+      const s = await opening;
+      await s.updateSession(sessionId, { ended_at: new Date().toISOString(), calls: stats.toolCalls });
+      s.close();
+    } catch (error) {
+      log.warn("session end not recorded", { error: (error as Error).message });
+    }
+  }
+
+  return { server, stats, workspace: () => workspace, refreshRoots, endSession };
 }

@@ -38,7 +38,8 @@ export async function workspaceFor(config: Config, cwd: string): Promise<{ ok: t
 
 /** Returns the exit code. */
 export async function serveStdio(config: Config, log: Logger, workspace: Workspace): Promise<number> {
-  const { server } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts });
+  const openStore = async () => (await import("../store/open.ts")).openStore(config.storage.url);
+  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore });
   const transport = createStdioTransport();
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve();
@@ -50,6 +51,7 @@ export async function serveStdio(config: Config, log: Logger, workspace: Workspa
   await server.connect(transport);
   log.info("serving on stdio", { roots: workspace.roots.join(",") });
   await closed;
+  await endSession();
   log.info("stdin closed; exiting");
   return 0;
 }

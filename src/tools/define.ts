@@ -2,6 +2,7 @@
 import type * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
+import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 
 export type Annotations = {
@@ -27,6 +28,8 @@ export type ToolContext = {
   signal: AbortSignal;
   /** sends notifications/progress when the client asked for it; a no-op otherwise */
   progress(progress: number, total?: number, message?: string): void;
+  /** the store, opened on first use */
+  store(): Promise<Store>;
   /** present when the client declared the sampling capability */
   sample?: (request: SamplingRequest, signal: AbortSignal) => Promise<SamplingResult>;
 };

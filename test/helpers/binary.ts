@@ -26,11 +26,17 @@ export async function runBinary(args: string[], opts: { cwd?: string; env?: Reco
   return { code, stdout, stderr };
 }
 
-/** The environment without anything of ours or Anthropic's, plus HOME pointed somewhere harmless. */
+let dataHome: string | undefined;
+
+/**
+ * The environment without anything of ours or Anthropic's, and with the default
+ * storage (XDG_DATA_HOME) in a temp folder, so tests never write to the real home.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith("TELEMETRYFLOW_") && !k.startsWith("ANTHROPIC_")) env[k] = v;
   }
-  return { ...env, ...extra };
+  dataHome ??= mkdtempSync(join(tmpdir(), "tfo-data-"));
+  return { ...env, XDG_DATA_HOME: dataHome, ...extra };
 }

@@ -8,9 +8,11 @@ import { prompts } from "../../src/prompts/index.ts";
 import { resources, resourceTemplates } from "../../src/resources/index.ts";
 import { createServer } from "../../src/server/create.ts";
 import { tools } from "../../src/tools/index.ts";
+import { memoryStore } from "../../src/store/memory.ts";
+import type { Store } from "../../src/store/port.ts";
 import type { Workspace } from "../../src/workspace/resolve.ts";
 
-export async function inProcess(opts: { roots: string[]; config?: Record<string, Record<string, unknown>>; client?: Client; logs?: string[] }) {
+export async function inProcess(opts: { roots: string[]; config?: Record<string, Record<string, unknown>>; client?: Client; logs?: string[]; store?: Store }) {
   const config: Config = v.parse(configSchema, opts.config ?? {});
   const workspace: Workspace = {
     roots: opts.roots,
@@ -22,10 +24,11 @@ export async function inProcess(opts: { roots: string[]; config?: Record<string,
   };
   const logs = opts.logs ?? [];
   const log = createLogger({ level: "debug", format: "json", output: "stderr", write: (l) => logs.push(l) });
-  const { server, stats } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts });
+  const store = opts.store ?? memoryStore();
+  const { server, stats, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: async () => store });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = opts.client ?? new Client({ name: "inproc", version: "1" }, { capabilities: {} });
   await client.connect(clientSide);
-  return { client, server, stats, logs, config, close: () => client.close() };
+  return { client, server, stats, logs, config, store, endSession, close: () => client.close() };
 }

@@ -1,0 +1,71 @@
+// Conversations and sessions as plain records, and the pure functions over them.
+import type { ChatMessage } from "../claude/client.ts";
+
+export type Conversation = {
+  id: string;
+  title: string;
+  system_prompt: string | null;
+  model: string | null;
+  created_at: string;
+  updated_at: string;
+  turns: number;
+};
+
+export type TurnStatus = "pending" | "done" | "failed";
+
+/** One exchange: the user's message is stored before the API is called, the reply after. */
+export type Turn = {
+  seq: number;
+  user: string;
+  assistant: string | null;
+  status: TurnStatus;
+  model: string | null;
+  stop_reason: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  error: string | null;
+  created_at: string;
+};
+
+export type Session = {
+  id: string;
+  client_name: string;
+  client_version: string;
+  protocol_version: string;
+  started_at: string;
+  ended_at: string | null;
+  calls: number;
+};
+
+export type TurnOutcome =
+  | { ok: true; assistant: string; model: string; stop_reason: string | null; input_tokens: number; output_tokens: number }
+  | { ok: false; error: string };
+
+const TITLE_LENGTH = 60;
+
+export function titleFrom(message: string): string {
+  const line = message.trim().split("\n")[0] ?? "";
+  return line.length > TITLE_LENGTH ? `${line.slice(0, TITLE_LENGTH - 1)}…` : line;
+}
+
+/**
+ * The earlier turns to send with a new message: only answered turns (a pending or failed
+ * turn has no reply, and the API wants user/assistant alternating), newest kept, whole
+ * turns only, at most `maxMessages` messages.
+ */
+export function historyMessages(turns: readonly Turn[], maxMessages: number): ChatMessage[] {
+  const answered = turns.filter((t) => t.status === "done" && t.assistant !== null);
+  const keep = Math.max(0, Math.floor(maxMessages / 2));
+  const recent = keep === 0 ? [] : answered.slice(-keep);
+  return recent.flatMap((t) => [
+    { role: "user" as const, content: t.user },
+    { role: "assistant" as const, content: t.assistant ?? "" },
+  ]);
+}
+
+/** A conversation id a person can type: short, url-safe, unguessable enough for a local store. */
+export function newConversationId(): string {
+  return `conv_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+}
+
+export const nowIso = () => new Date().toISOString();

@@ -1,0 +1,74 @@
+// memory: storage that lasts as long as the process. For tests and for people who want no file.
+import { type Conversation, nowIso, type Session, type Turn } from "../sessions/records.ts";
+import { keyedQueue, type Store } from "./port.ts";
+
+export function memoryStore(): Store {
+  const conversations = new Map<string, Omit<Conversation, "turns">>();
+  const turns = new Map<string, Turn[]>();
+  const sessions = new Map<string, Session>();
+  const withCount = (c: Omit<Conversation, "turns">): Conversation => ({ ...c, turns: turns.get(c.id)?.length ?? 0 });
+  const touch = (id: string) => {
+    const c = conversations.get(id);
+    if (c) conversations.set(id, { ...c, updated_at: nowIso() });
+  };
+  return {
+    describe: "memory",
+    async createConversation(c) {
+      const now = nowIso();
+      const record = { ...c, created_at: now, updated_at: now };
+      conversations.set(c.id, record);
+      turns.set(c.id, []);
+      return withCount(record);
+    },
+    async getConversation(id) {
+      const c = conversations.get(id);
+      return c && withCount(c);
+    },
+    async listConversations(limit) {
+      return [...conversations.values()]
+        .sort((a, b) => b.updated_at.localeCompare(a.updated_at))
+        .slice(0, limit)
+        .map(withCount);
+    },
+    async deleteConversation(id) {
+      turns.delete(id);
+      return conversations.delete(id);
+    },
+    async turns(id) {
+      return [...(turns.get(id) ?? [])];
+    },
+    async beginTurn(id, user, model) {
+      const list = turns.get(id);
+      if (!list) throw new Error(`no conversation ${id}`);
+      const seq = list.length + 1;
+      list.push({ seq, user, assistant: null, status: "pending", model, stop_reason: null, input_tokens: 0, output_tokens: 0, error: null, created_at: nowIso() });
+      touch(id);
+      return seq;
+    },
+    async finishTurn(id, seq, outcome) {
+      const list = turns.get(id);
+      const index = list?.findIndex((t) => t.seq === seq) ?? -1;
+      if (!list || index < 0) return;
+      const t = list[index]!;
+      list[index] = outcome.ok
+        ? { ...t, status: "done", assistant: outcome.assistant, model: outcome.model, stop_reason: outcome.stop_reason, input_tokens: outcome.input_tokens, output_tokens: outcome.output_tokens }
+        : { ...t, status: "failed", error: outcome.error };
+      touch(id);
+    },
+    async startSession(s) {
+      sessions.set(s.id, { ...s, ended_at: null, calls: 0 });
+    },
+    async updateSession(id, change) {
+      const s = sessions.get(id);
+      if (s) sessions.set(id, { ...s, ...change });
+    },
+    async listSessions(limit) {
+      return [...sessions.values()].sort((a, b) => b.started_at.localeCompare(a.started_at)).slice(0, limit);
+    },
+    async counts() {
+      return { conversations: conversations.size, sessions: sessions.size };
+    },
+    serialize: keyedQueue(),
+    close() {},
+  };
+}

@@ -1,0 +1,38 @@
+// The storage port: what the rest of the program may ask of storage. Adapters: memory, sqlite.
+import type { Conversation, Session, Turn, TurnOutcome } from "../sessions/records.ts";
+
+export type Store = {
+  /** "memory" or "sqlite:/path" — shown in health and logs */
+  describe: string;
+  createConversation(c: { id: string; title: string; system_prompt: string | null; model: string | null }): Promise<Conversation>;
+  getConversation(id: string): Promise<Conversation | undefined>;
+  listConversations(limit: number): Promise<Conversation[]>;
+  deleteConversation(id: string): Promise<boolean>;
+  turns(conversationId: string): Promise<Turn[]>;
+  /** stores the user's message as a pending turn and returns its number */
+  beginTurn(conversationId: string, user: string, model: string): Promise<number>;
+  finishTurn(conversationId: string, seq: number, outcome: TurnOutcome): Promise<void>;
+  startSession(s: Omit<Session, "ended_at" | "calls">): Promise<void>;
+  updateSession(id: string, change: { ended_at?: string; calls?: number }): Promise<void>;
+  listSessions(limit: number): Promise<Session[]>;
+  counts(): Promise<{ conversations: number; sessions: number }>;
+  /** runs fn alone for this key: turns of one conversation never interleave */
+  serialize<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  close(): void;
+};
+
+/** A per-key queue: each call starts when the previous one for the same key has settled. */
+export function keyedQueue() {
+  const tails = new Map<string, Promise<unknown>>();
+  return async function serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => {});
+    tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}

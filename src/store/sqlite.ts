@@ -1,0 +1,144 @@
+// sqlite:PATH — conversations and sessions in one file (bun:sqlite, WAL), migrated on open.
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { type Conversation, nowIso, type Session, type Turn } from "../sessions/records.ts";
+import { keyedQueue, type Store } from "./port.ts";
+
+/** Each entry moves the schema one version up; PRAGMA user_version says where a file stands. */
+export const MIGRATIONS = [
+  `CREATE TABLE conversations (
+     id TEXT PRIMARY KEY,
+     title TEXT NOT NULL,
+     system_prompt TEXT,
+     model TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE turns (
+     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+     seq INTEGER NOT NULL,
+     user TEXT NOT NULL,
+     assistant TEXT,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+     model TEXT,
+     stop_reason TEXT,
+     input_tokens INTEGER NOT NULL DEFAULT 0,
+     output_tokens INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (conversation_id, seq)
+   );
+   CREATE TABLE sessions (
+     id TEXT PRIMARY KEY,
+     client_name TEXT NOT NULL,
+     client_version TEXT NOT NULL,
+     protocol_version TEXT NOT NULL,
+     started_at TEXT NOT NULL,
+     ended_at TEXT,
+     calls INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX conversations_updated ON conversations(updated_at);`,
+];
+
+export function migrate(db: Database): number {
+  const current = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`the database was written by a newer tfo-mcp (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade tfo-mcp or use another storage.url`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}
+
+const CONVERSATION = `SELECT c.*, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id) AS turns FROM conversations c`;
+
+export function sqliteStore(path: string): Store {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("PRAGMA busy_timeout = 5000");
+  migrate(db);
+
+  const q = {
+    insertConversation: db.query("INSERT INTO conversations (id, title, system_prompt, model, created_at, updated_at) VALUES ($id, $title, $system_prompt, $model, $now, $now)"),
+    getConversation: db.query(`${CONVERSATION} WHERE c.id = $id`),
+    listConversations: db.query(`${CONVERSATION} ORDER BY c.updated_at DESC LIMIT $limit`),
+    deleteConversation: db.query("DELETE FROM conversations WHERE id = $id"),
+    turns: db.query("SELECT seq, user, assistant, status, model, stop_reason, input_tokens, output_tokens, error, created_at FROM turns WHERE conversation_id = $id ORDER BY seq"),
+    nextSeq: db.query("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM turns WHERE conversation_id = $id"),
+    insertTurn: db.query("INSERT INTO turns (conversation_id, seq, user, status, model, created_at) VALUES ($id, $seq, $user, 'pending', $model, $now)"),
+    finishDone: db.query(
+      "UPDATE turns SET status = 'done', assistant = $assistant, model = $model, stop_reason = $stop_reason, input_tokens = $input_tokens, output_tokens = $output_tokens WHERE conversation_id = $id AND seq = $seq",
+    ),
+    finishFailed: db.query("UPDATE turns SET status = 'failed', error = $error WHERE conversation_id = $id AND seq = $seq"),
+    touch: db.query("UPDATE conversations SET updated_at = $now WHERE id = $id"),
+    startSession: db.query(
+      "INSERT OR REPLACE INTO sessions (id, client_name, client_version, protocol_version, started_at, calls) VALUES ($id, $client_name, $client_version, $protocol_version, $started_at, 0)",
+    ),
+    updateSession: db.query("UPDATE sessions SET ended_at = COALESCE($ended_at, ended_at), calls = COALESCE($calls, calls) WHERE id = $id"),
+    listSessions: db.query("SELECT * FROM sessions ORDER BY started_at DESC LIMIT $limit"),
+    counts: db.query("SELECT (SELECT COUNT(*) FROM conversations) AS conversations, (SELECT COUNT(*) FROM sessions) AS sessions"),
+  };
+
+  const beginTurn = db.transaction((id: string, user: string, model: string) => {
+    const { seq } = q.nextSeq.get({ id }) as { seq: number };
+    const now = nowIso();
+    q.insertTurn.run({ id, seq, user, model, now });
+    q.touch.run({ id, now });
+    return seq;
+  });
+
+  return {
+    describe: `sqlite:${path}`,
+    async createConversation(c) {
+      q.insertConversation.run({ ...c, now: nowIso() });
+      return q.getConversation.get({ id: c.id }) as Conversation;
+    },
+    async getConversation(id) {
+      return (q.getConversation.get({ id }) as Conversation | null) ?? undefined;
+    },
+    async listConversations(limit) {
+      return q.listConversations.all({ limit }) as Conversation[];
+    },
+    async deleteConversation(id) {
+      return q.deleteConversation.run({ id }).changes > 0;
+    },
+    async turns(id) {
+      return q.turns.all({ id }) as Turn[];
+    },
+    async beginTurn(id, user, model) {
+      return beginTurn(id, user, model);
+    },
+    async finishTurn(id, seq, outcome) {
+      if (outcome.ok) {
+        const { assistant, model, stop_reason, input_tokens, output_tokens } = outcome;
+        q.finishDone.run({ id, seq, assistant, model, stop_reason, input_tokens, output_tokens });
+      }
+      else q.finishFailed.run({ id, seq, error: outcome.error });
+      q.touch.run({ id, now: nowIso() });
+    },
+    async startSession(s) {
+      q.startSession.run(s);
+    },
+    async updateSession(id, change) {
+      q.updateSession.run({ id, ended_at: change.ended_at ?? null, calls: change.calls ?? null });
+    },
+    async listSessions(limit) {
+      return q.listSessions.all({ limit }) as Session[];
+    },
+    async counts() {
+      return q.counts.get() as { conversations: number; sessions: number };
+    },
+    serialize: keyedQueue(),
+    close() {
+      db.close();
+    },
+  };
+}
