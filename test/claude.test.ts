@@ -96,6 +96,22 @@ describe("claude_conversation with an API key", () => {
     // the server is still fine
     expect(textOf(await ask({ message: "after cancel" }))).toBe("You said: after cancel");
   });
+  test("cancelling mid-stream stops the stream and records the turn as failed", async () => {
+    fake.queue({ kind: "reply", text: "one two three four five six seven eight", chunks: 8, delayMs: 100 });
+    const controller = new AbortController();
+    let progressSeen = 0;
+    const pending = ask({ message: "long story" }, {
+      signal: controller.signal,
+      onprogress: () => {
+        if (++progressSeen === 1) controller.abort("user");
+      },
+    });
+    await expect(pending).rejects.toThrow();
+    expect(progressSeen).toBeGreaterThanOrEqual(1);
+    await Bun.sleep(100);
+    const listed = await c.client.listResources();
+    expect(listed.resources.length).toBeGreaterThan(0);
+  });
   test("an unknown model lists the accepted names", async () => {
     const r = await ask({ message: "x", model: "gpt-4" });
     expect(textOf(r)).toBe('Unknown model "gpt-4". Use an alias (opus, sonnet, haiku) or a Claude model id such as claude-sonnet-5-5.');

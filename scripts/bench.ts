@@ -1,0 +1,267 @@
+// `bun run bench`: builds tfo-mcp and two reference echo servers, then measures start-up,
+// call latency, throughput, memory and file-tree work side by side in one run, and prints
+// absolute figures with ratios against the references. `--json` for machines,
+// `--files N` for the tree size (default 50,000), `--runs N` for repetitions.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { buildBinary } from "../build.ts";
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const JSON_OUT = argv.includes("--json");
+const FILES = flag("files", 50_000);
+const RUNS = flag("runs", 15);
+const say = (text: string) => {
+  if (!JSON_OUT) process.stderr.write(`${text}\n`);
+};
+
+type Stats = { median: number; min: number; max: number; p99?: number };
+const stats = (xs: number[]): Stats => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]!, p99: s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]! };
+};
+
+const INIT = `${JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } } })}\n`;
+const INITIALIZED = `${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`;
+const call = (id: number, name: string, args: Record<string, unknown>) => `${JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } })}\n`;
+
+/** A server process with a line reader that resolves responses by id. */
+function start(cmd: string[], cwd: string, env: Record<string, string> = {}) {
+  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, ...env } });
+  const waiting = new Map<number, (m: any) => void>();
+  let firstLineAt = 0;
+  const done = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const chunk of proc.stdout) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let nl = buffer.indexOf("\n");
+      while (nl !== -1) {
+        if (!firstLineAt) firstLineAt = performance.now();
+        const m = JSON.parse(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        nl = buffer.indexOf("\n");
+        waiting.get(m.id)?.(m);
+        waiting.delete(m.id);
+      }
+    }
+  })();
+  const send = (text: string) => {
+    proc.stdin.write(text);
+    proc.stdin.flush();
+  };
+  const response = (id: number) => new Promise<any>((resolve) => waiting.set(id, resolve));
+  return {
+    proc,
+    send,
+    response,
+    firstLineAt: () => firstLineAt,
+    rss: () => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024,
+    async stop() {
+      proc.stdin.end();
+      proc.kill();
+      await proc.exited;
+      await done.catch(() => {});
+    },
+  };
+}
+
+async function coldStart(cmd: string[], cwd: string): Promise<Stats> {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const s = start(cmd, cwd);
+    const r = s.response(0);
+    s.send(INIT);
+    await r;
+    times.push(s.firstLineAt() - t0);
+    await s.stop();
+  }
+  return stats(times);
+}
+
+async function session(cmd: string[], cwd: string, env?: Record<string, string>) {
+  const s = start(cmd, cwd, env);
+  const r = s.response(0);
+  s.send(INIT);
+  await r;
+  s.send(INITIALIZED);
+  return s;
+}
+
+async function latency(cmd: string[], cwd: string, n = 2000): Promise<Stats> {
+  const s = await session(cmd, cwd);
+  const times: number[] = [];
+  for (let i = 1; i <= n; i++) {
+    const t0 = performance.now();
+    const r = s.response(i);
+    s.send(call(i, "echo", { message: "hi" }));
+    await r;
+    if (i > 100) times.push(performance.now() - t0);
+  }
+  await s.stop();
+  return stats(times);
+}
+
+async function throughput(cmd: string[], cwd: string, n = 5000): Promise<number> {
+  const s = await session(cmd, cwd);
+  const rates: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    let batch = "";
+    const base = round * n + 1;
+    for (let i = 0; i < n; i++) batch += call(base + i, "echo", { message: `m${i}` });
+    const last = s.response(base + n - 1);
+    const t0 = performance.now();
+    s.send(batch);
+    await last;
+    rates.push(n / ((performance.now() - t0) / 1000));
+  }
+  await s.stop();
+  return stats(rates).median;
+}
+
+async function memory(cmd: string[], cwd: string): Promise<{ idle: number; after10k: number; after100k: number }> {
+  const s = await session(cmd, cwd);
+  await Bun.sleep(300);
+  const idle = s.rss();
+  let id = 1;
+  const burst = async (n: number) => {
+    for (let done = 0; done < n; done += 5000) {
+      let batch = "";
+      for (let i = 0; i < 5000; i++) batch += call(id++, "echo", { message: "m" });
+      const last = s.response(id - 1);
+      s.send(batch);
+      await last;
+    }
+  };
+  await burst(10_000);
+  const after10k = s.rss();
+  await burst(90_000);
+  const after100k = s.rss();
+  await s.stop();
+  return { idle, after10k, after100k };
+}
+
+/** Deterministic tree: FILES files in folders of 50, with one file named needle-unique.md. */
+function makeTree(root: string) {
+  const perDir = 50;
+  for (let i = 0; i < FILES; i++) {
+    const dir = join(root, `d${Math.floor(i / (perDir * 20))}`, `s${Math.floor(i / perDir) % 20}`);
+    if (i % perDir === 0) mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, i === Math.floor(FILES * 0.7) ? "needle-unique.md" : `f${i}.${i % 3 ? "txt" : "ts"}`), "x");
+  }
+}
+
+function timeCommand(cmd: string[], cwd: string): Stats {
+  const times: number[] = [];
+  for (let i = 0; i < Math.max(5, Math.floor(RUNS / 2)); i++) {
+    const t0 = performance.now();
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd, stdio: ["ignore", "pipe", "ignore"] });
+    times.push(performance.now() - t0);
+    if (r.status !== 0 && r.status !== 1) throw new Error(`${cmd.join(" ")} failed`);
+  }
+  return stats(times);
+}
+
+async function timeTool(s: Awaited<ReturnType<typeof session>>, name: string, args: Record<string, unknown>, check: (r: any) => void): Promise<Stats> {
+  const times: number[] = [];
+  for (let i = 0; i < Math.max(5, Math.floor(RUNS / 2)); i++) {
+    const id = 100_000 + Math.floor(Math.random() * 1e9);
+    const r = s.response(id);
+    const t0 = performance.now();
+    s.send(call(id, name, args));
+    const m = await r;
+    times.push(performance.now() - t0);
+    check(m);
+  }
+  return stats(times);
+}
+
+const which = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+const work = mkdtempSync(join(tmpdir(), "tfo-bench-"));
+try {
+  say(`building binaries in ${work} …`);
+  const tfo = await buildBinary({ outfile: join(work, "tfo-mcp") });
+  for (const ref of ["bare", "sdk"]) {
+    const r = await Bun.build({
+      entrypoints: [join(import.meta.dir, `ref-echo-${ref}.ts`)],
+      compile: { outfile: join(work, `echo-${ref}`), autoloadDotenv: false, autoloadBunfig: false },
+      minify: true,
+      bytecode: true,
+      format: "esm",
+    });
+    if (!r.success) throw new Error(r.logs.join("\n"));
+  }
+  const servers = { tfo: [tfo, "serve"], sdk: [join(work, "echo-sdk")], bare: [join(work, "echo-bare")] };
+  const cwd = mkdtempSync(join(work, "cwd-"));
+
+  say("cold start …");
+  const start_ = { tfo: await coldStart(servers.tfo, cwd), sdk: await coldStart(servers.sdk, cwd), bare: await coldStart(servers.bare, cwd) };
+  say("echo latency …");
+  const lat = { tfo: await latency(servers.tfo, cwd), sdk: await latency(servers.sdk, cwd), bare: await latency(servers.bare, cwd) };
+  say("pipelined throughput …");
+  const thr = { tfo: await throughput(servers.tfo, cwd), sdk: await throughput(servers.sdk, cwd), bare: await throughput(servers.bare, cwd) };
+  say("memory …");
+  const mem = { tfo: await memory(servers.tfo, cwd), sdk: await memory(servers.sdk, cwd), bare: await memory(servers.bare, cwd) };
+
+  say(`generating ${FILES} files …`);
+  const tree = join(work, "tree");
+  makeTree(tree);
+  const hasRg = which("rg");
+  if (!hasRg) say("ripgrep (rg) is not on PATH: install it (apt-get install ripgrep) for the search reference");
+  const rg = hasRg ? timeCommand(["rg", "--files", "-g", "needle-unique.md"], tree) : undefined;
+  const find = timeCommand(["find", ".", "-name", "needle-unique.md"], tree);
+  const findAll = timeCommand(["find", "."], tree);
+  const s = await session(servers.tfo, tree, { TELEMETRYFLOW_MCP_WORKSPACE__MAX_RESULTS: String(FILES * 2), TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
+  const search = await timeTool(s, "search_files", { pattern: "needle-unique.md", max_results: 10 }, (m) => {
+    if (m.result?.structuredContent?.count !== 1) throw new Error(`search_files found ${JSON.stringify(m.result?.structuredContent ?? m.error)}`);
+  });
+  const list = await timeTool(s, "list_directory", { recursive: true }, (m) => {
+    if (m.result?.isError) throw new Error(m.result.content[0].text);
+  });
+  const big = join(work, "big.log");
+  const small = join(work, "small.log");
+  const line = `${"x".repeat(99)}\n`;
+  writeFileSync(big, line.repeat(500_000));
+  writeFileSync(small, line.repeat(10_000));
+  await s.stop();
+  const files = await session(servers.tfo, work, { TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
+  const tailBig = await timeTool(files, "read_file", { path: "big.log", tail: 10 }, () => {});
+  const tailSmall = await timeTool(files, "read_file", { path: "small.log", tail: 10 }, () => {});
+  await files.stop();
+  const size = Bun.file(tfo).size;
+
+  const MB = 1024 * 1024;
+  const rows: [string, string, string, string, string, boolean | undefined][] = [];
+  const ratio = (a: number, b: number) => a / b;
+  const add = (what: string, value: string, reference: string, r: number, target: string, ok?: boolean) =>
+    rows.push([what, value, reference, r.toFixed(2), target, ok]);
+  add("cold start, spawn → initialize (median ms)", `${start_.tfo.median.toFixed(1)} [${start_.tfo.min.toFixed(1)}–${start_.tfo.max.toFixed(1)}]`, `sdk ${start_.sdk.median.toFixed(1)}, bare ${start_.bare.median.toFixed(1)}`, ratio(start_.tfo.median, start_.sdk.median), "≤ 1.00 × sdk", start_.tfo.median <= start_.sdk.median);
+  add("echo round trip p50 (ms)", `${lat.tfo.median.toFixed(3)} (p99 ${lat.tfo.p99!.toFixed(3)})`, `sdk ${lat.sdk.median.toFixed(3)}, bare ${lat.bare.median.toFixed(3)}`, ratio(lat.tfo.median, lat.sdk.median), "≤ 1.10 × sdk", lat.tfo.median <= lat.sdk.median * 1.1);
+  add("5,000 pipelined echo calls (calls/s)", thr.tfo.toFixed(0), `sdk ${thr.sdk.toFixed(0)}, bare ${thr.bare.toFixed(0)}`, ratio(thr.tfo, thr.sdk), "≥ 1.20 × sdk", thr.tfo >= thr.sdk * 1.2);
+  add("idle RSS (MB)", (mem.tfo.idle / MB).toFixed(1), `sdk ${(mem.sdk.idle / MB).toFixed(1)}, bare ${(mem.bare.idle / MB).toFixed(1)}`, ratio(mem.tfo.idle, mem.sdk.idle), "≤ 1.15 × sdk", mem.tfo.idle <= mem.sdk.idle * 1.15);
+  add("RSS after 100k calls vs after 10k (MB)", `${(mem.tfo.after100k / MB).toFixed(1)} vs ${(mem.tfo.after10k / MB).toFixed(1)}`, `sdk ${(mem.sdk.after100k / MB).toFixed(1)} vs ${(mem.sdk.after10k / MB).toFixed(1)}`, ratio(mem.tfo.after100k, mem.tfo.after10k), "flat (≤ 1.25)", mem.tfo.after100k <= mem.tfo.after10k * 1.25);
+  if (rg) add(`search_files, ${FILES} files, one match (ms)`, search.median.toFixed(1), `rg --files -g ${rg.median.toFixed(1)}, find ${find.median.toFixed(1)}`, ratio(search.median, rg.median), "≤ 0.80 × rg", search.median <= rg.median * 0.8);
+  else add(`search_files, ${FILES} files, one match (ms)`, search.median.toFixed(1), `find ${find.median.toFixed(1)} (no rg)`, ratio(search.median, find.median), "≤ 0.80 × rg (rg missing)", undefined);
+  add(`list_directory recursive, ${FILES} files (ms)`, list.median.toFixed(1), `find . ${findAll.median.toFixed(1)}`, ratio(list.median, findAll.median), "≤ 2.00 × find", list.median <= findAll.median * 2);
+  add("read_file tail 10 lines: 50 MB vs 1 MB file (ms)", `${tailBig.median.toFixed(2)} vs ${tailSmall.median.toFixed(2)}`, "same tail, 50× the file", ratio(tailBig.median, tailSmall.median), "≈ 1 (cost of the tail, not the file)", tailBig.median <= tailSmall.median * 2);
+  add("binary size (MB)", (size / MB).toFixed(1), "", 1, "report", undefined);
+
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, bun ${Bun.version}`;
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ machine, files: FILES, runs: RUNS, rows: rows.map(([what, value, reference, r, target, ok]) => ({ what, value, reference, ratio: Number(r), target, ok })) }, null, 2));
+  } else {
+    console.log(`machine: ${machine}; runs: ${RUNS}; tree: ${FILES} files\n`);
+    console.log("| figure | tfo-mcp | reference | ratio | target | met |");
+    console.log("|---|---|---|---|---|---|");
+    for (const [what, value, reference, r, target, ok] of rows) console.log(`| ${what} | ${value} | ${reference} | ${r} | ${target} | ${ok === undefined ? "–" : ok ? "yes" : "NO"} |`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
