@@ -1,3 +1,4 @@
+export {};
 // Reference: the least a JSON-RPC echo over stdio can do in Bun (no SDK, no validation).
 // Built by scripts/bench.ts; never shipped.
 const decoder = new TextDecoder();

@@ -1,7 +1,8 @@
 // The one logger: consola with a reporter that writes to stderr (or a file), never stdout,
 // as text or JSON lines, with every known secret redacted.
 import { appendFileSync } from "node:fs";
-import { createConsola, type LogObject } from "consola";
+// consola/core: the full entry pulls in its fancy reporters, ~15 ms of start-up we never use.
+import { createConsola, type LogObject } from "consola/core";
 
 export type Fields = Record<string, unknown>;
 export type Logger = {

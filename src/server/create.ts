@@ -3,6 +3,7 @@
 // request's params are checked by valibot and a bad shape is answered with -32602 and a
 // sentence that says what was wrong.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
 import { ErrorCode, RootsListChangedNotificationSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
@@ -79,6 +80,16 @@ export function argumentShape(args: unknown): Record<string, string> {
   return out;
 }
 
+function lazyValidator() {
+  let real: AjvJsonSchemaValidator | undefined;
+  return {
+    getValidator<T>(schema: Parameters<AjvJsonSchemaValidator["getValidator"]>[0]) {
+      real ??= new AjvJsonSchemaValidator();
+      return real.getValidator<T>(schema);
+    },
+  };
+}
+
 export function createServer(deps: ServerDeps) {
   const { config, log } = deps;
   // Narrowed by the client's roots (roots/list); the configured workspace is the ceiling.
@@ -117,6 +128,9 @@ export function createServer(deps: ServerDeps) {
     { name: config.server.name, version: config.server.version || VERSION, title: "TelemetryFlow MCP" },
     {
       capabilities,
+      // The SDK builds an Ajv instance up front for elicitation, which we never send;
+      // building it on first use keeps that cost off every start-up.
+      jsonSchemaValidator: lazyValidator(),
       instructions:
         "Tools to read, write, list and search files inside the workspace roots, run commands there, read system information and ask Claude. Paths are relative to the first workspace root.",
     },
@@ -125,15 +139,19 @@ export function createServer(deps: ServerDeps) {
   server.removeRequestHandler("initialize");
   server.removeRequestHandler("logging/setLevel");
 
-  const toolList = tools.map((t) => ({
-    name: t.name,
-    title: t.title,
-    description: t.description,
-    inputSchema: jsonSchemaOf(t.input),
-    ...(t.output ? { outputSchema: jsonSchemaOf(t.output) } : {}),
-    annotations: { title: t.title, ...t.annotations },
-  }));
-  const legacyToolList = toolList.map(({ title: _t, outputSchema: _o, ...rest }) => rest);
+  // Built on the first tools/list, not at start-up.
+  let toolLists: { current: unknown[]; legacy: unknown[] } | undefined;
+  const buildToolLists = () => {
+    const current = tools.map((t) => ({
+      name: t.name,
+      title: t.title,
+      description: t.description,
+      inputSchema: jsonSchemaOf(t.input),
+      ...(t.output ? { outputSchema: jsonSchemaOf(t.output) } : {}),
+      annotations: { title: t.title, ...t.annotations },
+    }));
+    return { current, legacy: current.map(({ title: _t, outputSchema: _o, ...rest }) => rest) };
+  };
 
   /** Sends a log line to the client once it has asked for logs with logging/setLevel. */
   function notifyClient(level: (typeof LEVELS)[number], data: unknown) {
@@ -221,7 +239,8 @@ export function createServer(deps: ServerDeps) {
     },
 
     async "tools/list"() {
-      return { tools: negotiated >= STRUCTURED_SINCE ? toolList : legacyToolList };
+      toolLists ??= buildToolLists();
+      return { tools: negotiated >= STRUCTURED_SINCE ? toolLists.current : toolLists.legacy };
     },
 
     async "tools/call"(params, extra) {

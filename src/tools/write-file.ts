@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { appendFile, lstat, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import * as v from "valibot";
@@ -19,12 +18,15 @@ const output = v.object({
   appended: v.boolean(),
 });
 
+// node:crypto costs ~5 ms of start-up; Web Crypto is already loaded.
+const randomSuffix = () => Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+
 /**
  * Replace a file so that a reader, or a crash at any moment, sees either the old
  * content or the new one: write a temp file beside it, fsync, then rename over.
  */
 export async function writeAtomically(path: string, bytes: Uint8Array, mode?: number): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.tfo-${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dirname(path), `.${basename(path)}.tfo-${randomSuffix()}.tmp`);
   const fd = await open(temp, "wx", mode ?? 0o644);
   try {
     let done = 0;
