@@ -16,6 +16,10 @@ const flag = (name: string, fallback: number) => {
 const JSON_OUT = argv.includes("--json");
 const FILES = flag("files", 50_000);
 const RUNS = flag("runs", 15);
+// --only start,calls,memory,tree: measure a subset while working on one figure.
+const onlyAt = argv.indexOf("--only");
+const ONLY = onlyAt >= 0 ? new Set(argv[onlyAt + 1]!.split(",")) : undefined;
+const want = (part: string) => !ONLY || ONLY.has(part);
 const say = (text: string) => {
   if (!JSON_OUT) process.stderr.write(`${text}\n`);
 };
@@ -201,57 +205,66 @@ try {
   const servers = { tfo: [tfo, "serve"], sdk: [join(work, "echo-sdk")], bare: [join(work, "echo-bare")] };
   const cwd = mkdtempSync(join(work, "cwd-"));
 
-  say("cold start …");
-  const start_ = { tfo: await coldStart(servers.tfo, cwd), sdk: await coldStart(servers.sdk, cwd), bare: await coldStart(servers.bare, cwd) };
-  say("echo latency …");
-  const lat = { tfo: await latency(servers.tfo, cwd), sdk: await latency(servers.sdk, cwd), bare: await latency(servers.bare, cwd) };
-  say("pipelined throughput …");
-  const thr = { tfo: await throughput(servers.tfo, cwd), sdk: await throughput(servers.sdk, cwd), bare: await throughput(servers.bare, cwd) };
-  say("memory …");
-  const mem = { tfo: await memory(servers.tfo, cwd), sdk: await memory(servers.sdk, cwd), bare: await memory(servers.bare, cwd) };
-
-  say(`generating ${FILES} files …`);
-  const tree = join(work, "tree");
-  makeTree(tree);
-  const hasRg = which("rg");
-  if (!hasRg) say("ripgrep (rg) is not on PATH: install it (apt-get install ripgrep) for the search reference");
-  const rg = hasRg ? timeCommand(["rg", "--files", "-g", "needle-unique.md"], tree) : undefined;
-  const find = timeCommand(["find", ".", "-name", "needle-unique.md"], tree);
-  const findAll = timeCommand(["find", "."], tree);
-  const s = await session(servers.tfo, tree, { TELEMETRYFLOW_MCP_WORKSPACE__MAX_RESULTS: String(FILES * 2), TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
-  const search = await timeTool(s, "search_files", { pattern: "needle-unique.md", max_results: 10 }, (m) => {
-    if (m.result?.structuredContent?.count !== 1) throw new Error(`search_files found ${JSON.stringify(m.result?.structuredContent ?? m.error)}`);
-  });
-  const list = await timeTool(s, "list_directory", { recursive: true }, (m) => {
-    if (m.result?.isError) throw new Error(m.result.content[0].text);
-  });
-  const big = join(work, "big.log");
-  const small = join(work, "small.log");
-  const line = `${"x".repeat(99)}\n`;
-  writeFileSync(big, line.repeat(500_000));
-  writeFileSync(small, line.repeat(10_000));
-  await s.stop();
-  const files = await session(servers.tfo, work, { TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
-  const tailBig = await timeTool(files, "read_file", { path: "big.log", tail: 10 }, () => {});
-  const tailSmall = await timeTool(files, "read_file", { path: "small.log", tail: 10 }, () => {});
-  await files.stop();
-  const size = Bun.file(tfo).size;
-
   const MB = 1024 * 1024;
   const rows: [string, string, string, string, string, boolean | undefined][] = [];
-  const ratio = (a: number, b: number) => a / b;
   const add = (what: string, value: string, reference: string, r: number, target: string, ok?: boolean) =>
     rows.push([what, value, reference, r.toFixed(2), target, ok]);
-  add("cold start, spawn → initialize (median ms)", `${start_.tfo.median.toFixed(1)} [${start_.tfo.min.toFixed(1)}–${start_.tfo.max.toFixed(1)}]`, `sdk ${start_.sdk.median.toFixed(1)}, bare ${start_.bare.median.toFixed(1)}`, ratio(start_.tfo.median, start_.sdk.median), "≤ 1.00 × sdk", start_.tfo.median <= start_.sdk.median);
-  add("echo round trip p50 (ms)", `${lat.tfo.median.toFixed(3)} (p99 ${lat.tfo.p99!.toFixed(3)})`, `sdk ${lat.sdk.median.toFixed(3)}, bare ${lat.bare.median.toFixed(3)}`, ratio(lat.tfo.median, lat.sdk.median), "≤ 1.10 × sdk", lat.tfo.median <= lat.sdk.median * 1.1);
-  add("5,000 pipelined echo calls (calls/s)", thr.tfo.toFixed(0), `sdk ${thr.sdk.toFixed(0)}, bare ${thr.bare.toFixed(0)}`, ratio(thr.tfo, thr.sdk), "≥ 1.20 × sdk", thr.tfo >= thr.sdk * 1.2);
-  add("idle RSS (MB)", (mem.tfo.idle / MB).toFixed(1), `sdk ${(mem.sdk.idle / MB).toFixed(1)}, bare ${(mem.bare.idle / MB).toFixed(1)}`, ratio(mem.tfo.idle, mem.sdk.idle), "≤ 1.15 × sdk", mem.tfo.idle <= mem.sdk.idle * 1.15);
-  add("RSS after 100k calls vs after 10k (MB)", `${(mem.tfo.after100k / MB).toFixed(1)} vs ${(mem.tfo.after10k / MB).toFixed(1)}`, `sdk ${(mem.sdk.after100k / MB).toFixed(1)} vs ${(mem.sdk.after10k / MB).toFixed(1)}`, ratio(mem.tfo.after100k, mem.tfo.after10k), "flat (≤ 1.25)", mem.tfo.after100k <= mem.tfo.after10k * 1.25);
-  if (rg) add(`search_files, ${FILES} files, one match (ms)`, search.median.toFixed(1), `rg --files -g ${rg.median.toFixed(1)}, find ${find.median.toFixed(1)}`, ratio(search.median, rg.median), "≤ 0.80 × rg", search.median <= rg.median * 0.8);
-  else add(`search_files, ${FILES} files, one match (ms)`, search.median.toFixed(1), `find ${find.median.toFixed(1)} (no rg)`, ratio(search.median, find.median), "≤ 0.80 × rg (rg missing)", undefined);
-  add(`list_directory recursive, ${FILES} files (ms)`, list.median.toFixed(1), `find . ${findAll.median.toFixed(1)}`, ratio(list.median, findAll.median), "≤ 2.00 × find", list.median <= findAll.median * 2);
-  add("read_file tail 10 lines: 50 MB vs 1 MB file (ms)", `${tailBig.median.toFixed(2)} vs ${tailSmall.median.toFixed(2)}`, "same tail, 50× the file", ratio(tailBig.median, tailSmall.median), "≈ 1 (cost of the tail, not the file)", tailBig.median <= tailSmall.median * 2);
-  add("binary size (MB)", (size / MB).toFixed(1), "", 1, "report", undefined);
+  const both = async <T>(measure: (cmd: string[], cwd: string) => Promise<T>) => ({
+    tfo: await measure(servers.tfo, cwd),
+    sdk: await measure(servers.sdk, cwd),
+    bare: await measure(servers.bare, cwd),
+  });
+
+  if (want("start")) {
+    say("cold start …");
+    const t = await both(coldStart);
+    add("cold start, spawn → initialize (median ms)", `${t.tfo.median.toFixed(1)} [${t.tfo.min.toFixed(1)}–${t.tfo.max.toFixed(1)}]`, `sdk ${t.sdk.median.toFixed(1)}, bare ${t.bare.median.toFixed(1)}`, t.tfo.median / t.sdk.median, "≤ 1.00 × sdk", t.tfo.median <= t.sdk.median);
+  }
+  if (want("calls")) {
+    say("echo latency …");
+    const lat = await both(latency);
+    add("echo round trip p50 (ms)", `${lat.tfo.median.toFixed(3)} (p99 ${lat.tfo.p99!.toFixed(3)})`, `sdk ${lat.sdk.median.toFixed(3)}, bare ${lat.bare.median.toFixed(3)}`, lat.tfo.median / lat.sdk.median, "≤ 1.10 × sdk", lat.tfo.median <= lat.sdk.median * 1.1);
+    say("pipelined throughput …");
+    const thr = await both(throughput);
+    add("5,000 pipelined echo calls (calls/s)", thr.tfo.toFixed(0), `sdk ${thr.sdk.toFixed(0)}, bare ${thr.bare.toFixed(0)}`, thr.tfo / thr.sdk, "≥ 1.20 × sdk", thr.tfo >= thr.sdk * 1.2);
+  }
+  if (want("memory")) {
+    say("memory …");
+    const mem = await both(memory);
+    add("idle RSS (MB)", (mem.tfo.idle / MB).toFixed(1), `sdk ${(mem.sdk.idle / MB).toFixed(1)}, bare ${(mem.bare.idle / MB).toFixed(1)}`, mem.tfo.idle / mem.sdk.idle, "≤ 1.15 × sdk", mem.tfo.idle <= mem.sdk.idle * 1.15);
+    add("RSS after 100k calls vs after 10k (MB)", `${(mem.tfo.after100k / MB).toFixed(1)} vs ${(mem.tfo.after10k / MB).toFixed(1)}`, `sdk ${(mem.sdk.after100k / MB).toFixed(1)} vs ${(mem.sdk.after10k / MB).toFixed(1)}`, mem.tfo.after100k / mem.tfo.after10k, "flat (≤ 1.25)", mem.tfo.after100k <= mem.tfo.after10k * 1.25);
+  }
+  if (want("tree")) {
+    say(`generating ${FILES} files …`);
+    const tree = join(work, "tree");
+    makeTree(tree);
+    const hasRg = which("rg");
+    if (!hasRg) say("ripgrep (rg) is not on PATH: install it (apt-get install ripgrep) for the search reference");
+    const rg = hasRg ? timeCommand(["rg", "--files", "-g", "needle-unique.md"], tree) : undefined;
+    const find = timeCommand(["find", ".", "-name", "needle-unique.md"], tree);
+    const findAll = timeCommand(["find", "."], tree);
+    const s = await session(servers.tfo, tree, { TELEMETRYFLOW_MCP_WORKSPACE__MAX_RESULTS: String(FILES * 2), TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
+    const search = await timeTool(s, "search_files", { pattern: "needle-unique.md", max_results: 10 }, (m) => {
+      if (m.result?.structuredContent?.count !== 1) throw new Error(`search_files found ${JSON.stringify(m.result?.structuredContent ?? m.error)}`);
+    });
+    const list = await timeTool(s, "list_directory", { recursive: true }, (m) => {
+      if (m.result?.isError || m.result?.structuredContent?.count < FILES) throw new Error(`list_directory: ${JSON.stringify(m).slice(0, 300)}`);
+    });
+    await s.stop();
+    if (rg) add(`search_files, ${FILES} files, one match (ms)`, search.median.toFixed(1), `rg --files -g ${rg.median.toFixed(1)}, find ${find.median.toFixed(1)}`, search.median / rg.median, "≤ 0.80 × rg", search.median <= rg.median * 0.8);
+    else add(`search_files, ${FILES} files, one match (ms)`, search.median.toFixed(1), `find ${find.median.toFixed(1)} (no rg)`, search.median / find.median, "≤ 0.80 × rg (rg missing)", undefined);
+    add(`list_directory recursive, ${FILES} files (ms)`, list.median.toFixed(1), `find . ${findAll.median.toFixed(1)}`, list.median / findAll.median, "≤ 2.00 × find", list.median <= findAll.median * 2);
+
+    const line = `${"x".repeat(99)}\n`;
+    writeFileSync(join(work, "big.log"), line.repeat(500_000));
+    writeFileSync(join(work, "small.log"), line.repeat(10_000));
+    const files = await session(servers.tfo, work, { TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
+    const tailBig = await timeTool(files, "read_file", { path: "big.log", tail: 10 }, () => {});
+    const tailSmall = await timeTool(files, "read_file", { path: "small.log", tail: 10 }, () => {});
+    await files.stop();
+    add("read_file tail 10 lines: 50 MB vs 1 MB file (ms)", `${tailBig.median.toFixed(2)} vs ${tailSmall.median.toFixed(2)}`, "same tail, 50× the file", tailBig.median / tailSmall.median, "≈ 1 (cost of the tail, not the file)", tailBig.median <= tailSmall.median * 2);
+  }
+  add("binary size (MB)", (Bun.file(tfo).size / MB).toFixed(1), "", 1, "report", undefined);
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, bun ${Bun.version}`;
   if (JSON_OUT) {

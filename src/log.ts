@@ -3,6 +3,7 @@
 import { appendFileSync } from "node:fs";
 // consola/core: the full entry pulls in its fancy reporters, ~15 ms of start-up we never use.
 import { createConsola, type LogObject } from "consola/core";
+import { coalescingWriter } from "./coalesce.ts";
 
 export type Fields = Record<string, unknown>;
 export type Logger = {
@@ -45,13 +46,21 @@ export function formatLine(format: "text" | "json", level: string, message: stri
   return `${date.toISOString()} ${level.toUpperCase().padEnd(5)} ${message}${extra ? ` ${extra}` : ""}`;
 }
 
+/** Log lines leave in batches, once per turn of the event loop: logging stays off the hot path. */
+function writerFor(output: string): (line: string) => void {
+  if (output === "stderr" || output === "") {
+    const err = coalescingWriter(process.stderr);
+    process.once("exit", err.flush);
+    return (line) => err.write(`${line}\n`);
+  }
+  const file = coalescingWriter({ write: (text: string) => appendFileSync(output, text) });
+  process.once("exit", file.flush);
+  return (line) => file.write(`${line}\n`);
+}
+
 export function createLogger(opts: LoggerOptions): Logger {
   const redact = redactor(opts.secrets ?? []);
-  const write =
-    opts.write ??
-    (opts.output === "stderr" || opts.output === ""
-      ? (line: string) => process.stderr.write(`${line}\n`)
-      : (line: string) => appendFileSync(opts.output, `${line}\n`));
+  const write = opts.write ?? writerFor(opts.output);
   const consola = createConsola({
     level: CONSOLA_LEVEL[opts.level],
     // consola folds repeated lines by default; audit lines must each be kept.

@@ -16,6 +16,7 @@ import { VERSION } from "../version.ts";
 import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { clientRootPaths, narrowRoots } from "../workspace/roots.ts";
+import { deadlineWatch } from "./deadlines.ts";
 import { describeArgumentIssues, jsonSchemaOf } from "./json-schema.ts";
 import * as p from "./params.ts";
 
@@ -112,6 +113,7 @@ export function createServer(deps: ServerDeps) {
     return opening;
   };
   const sessionId = crypto.randomUUID();
+  const deadlines = deadlineWatch();
   const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal, store });
   let clientLogLevel: (typeof LEVELS)[number] | undefined;
   let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
@@ -173,14 +175,23 @@ export function createServer(deps: ServerDeps) {
       return errorResult(`${tool.name} is refused: the workspace is read-only (workspace.read_only is true).`);
     }
     const token = extra._meta?.progressToken;
-    const timeoutMs = mcp.tool_timeout * 1000;
-    const controller = new AbortController();
-    const signal = AbortSignal.any([extra.signal, controller.signal]);
+    // The call's signal is built only if the tool asks for it: most calls never do.
+    let controller: AbortController | undefined;
+    let signal: AbortSignal | undefined;
+    let timedOut = false;
     const ctx: ToolContext = {
       config,
       workspace,
       log,
-      signal,
+      get signal() {
+        if (tool.ownTimeout) return extra.signal;
+        if (!signal) {
+          controller = new AbortController();
+          if (timedOut) controller.abort();
+          signal = AbortSignal.any([extra.signal, controller.signal]);
+        }
+        return signal;
+      },
       store,
       sample: sampler(),
       progress:
@@ -194,17 +205,18 @@ export function createServer(deps: ServerDeps) {
     };
     const run = tool.run(parsed.output, ctx);
     if (tool.ownTimeout) return run;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let unwatch: (() => void) | undefined;
     const deadline = new Promise<ToolOutput>((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort();
+      unwatch = deadlines.watch(mcp.tool_timeout * 1000, () => {
+        timedOut = true;
+        controller?.abort();
         resolve(errorResult(`${tool.name} took longer than ${mcp.tool_timeout} s (mcp.tool_timeout) and was stopped.`));
-      }, timeoutMs);
+      });
     });
     try {
       return await Promise.race([run, deadline]);
     } finally {
-      clearTimeout(timer);
+      unwatch?.();
     }
   }
 

@@ -3,6 +3,7 @@
 // without bound; this one answers every bad line as JSON-RPC says and caps a line's size.
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { coalescingWriter } from "../coalesce.ts";
 
 export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
@@ -56,9 +57,10 @@ export function createStdioTransport({ input = process.stdin, output = process.s
   // Requests we are still answering; a second request with the same id is refused, not mixed up.
   const inFlight = new Set<Id>();
 
+  const out = coalescingWriter(output);
   const write = (message: unknown) => {
     if (closed) return;
-    output.write(`${JSON.stringify(message)}\n`);
+    out.write(`${JSON.stringify(message)}\n`);
   };
   const answerError = (id: Id | null, code: number, message: string) => write({ jsonrpc: "2.0", id, error: { code, message } });
 
@@ -90,6 +92,7 @@ export function createStdioTransport({ input = process.stdin, output = process.s
 
   function close() {
     if (closed) return;
+    out.flush();
     closed = true;
     input.off("data", onData);
     pending = [];
