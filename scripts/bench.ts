@@ -39,20 +39,28 @@ function start(cmd: string[], cwd: string, env: Record<string, string> = {}) {
   const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, ...env } });
   const waiting = new Map<number, (m: any) => void>();
   let firstLineAt = 0;
+  let lastLineAt = 0;
   const done = (async () => {
     const decoder = new TextDecoder();
-    let buffer = "";
+    // Only the new chunk is scanned for a newline: a multi-megabyte response must not cost
+    // the reader quadratic time and blur what the server spent.
+    let pending: string[] = [];
     for await (const chunk of proc.stdout) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl = buffer.indexOf("\n");
+      let text = decoder.decode(chunk, { stream: true });
+      let nl = text.indexOf("\n");
       while (nl !== -1) {
         if (!firstLineAt) firstLineAt = performance.now();
-        const m = JSON.parse(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        nl = buffer.indexOf("\n");
+        pending.push(text.slice(0, nl));
+        // A response counts as returned when its last byte has arrived; parsing is the client's cost.
+        lastLineAt = performance.now();
+        const m = JSON.parse(pending.length === 1 ? pending[0]! : pending.join(""));
+        pending = [];
+        text = text.slice(nl + 1);
+        nl = text.indexOf("\n");
         waiting.get(m.id)?.(m);
         waiting.delete(m.id);
       }
+      if (text) pending.push(text);
     }
   })();
   const send = (text: string) => {
@@ -65,6 +73,7 @@ function start(cmd: string[], cwd: string, env: Record<string, string> = {}) {
     send,
     response,
     firstLineAt: () => firstLineAt,
+    lastLineAt: () => lastLineAt,
     rss: () => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024,
     async stop() {
       proc.stdin.end();
@@ -180,7 +189,7 @@ async function timeTool(s: Awaited<ReturnType<typeof session>>, name: string, ar
     const t0 = performance.now();
     s.send(call(id, name, args));
     const m = await r;
-    times.push(performance.now() - t0);
+    times.push(s.lastLineAt() - t0);
     check(m);
   }
   return stats(times);

@@ -182,6 +182,9 @@ describe("list_directory", () => {
     expect(paths).not.toContain(".git/config.ts");
     expect(paths).not.toContain("node_modules/pkg");
     expect(all.find((e) => e.path === "escape")?.type).toBe("symlink");
+    expect(all.find((e) => e.path === "README.md")).toEqual({ path: "README.md", type: "file" });
+    const sized = JSON.parse(text(await call("list_directory", { recursive: true, include_size: true }))) as { path: string; size?: number }[];
+    expect(sized.find((e) => e.path === "src/a.ts")?.size).toBe(20);
     const shallow = JSON.parse(text(await call("list_directory", { path: "src", recursive: true, max_depth: 2 }))) as { path: string }[];
     expect(shallow.map((e) => e.path)).toEqual(["a.ts", "b.js", "deep", "deep/c.ts", "deep/deeper"]);
   });

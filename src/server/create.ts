@@ -103,16 +103,38 @@ export function createServer(deps: ServerDeps) {
   const prompts = mcp.enable_prompts ? deps.prompts : [];
   const toolsByName = new Map(tools.map((t) => [t.name, t]));
   const stats: Stats = { startedAt: Date.now(), toolCalls: 0, toolErrors: 0 };
+  const sessionId = crypto.randomUUID();
   let opening: Promise<Store> | undefined;
-  /** The store, opened once on first use; a failed open is retried by the next caller. */
+  let sessionRecorded = false;
+  /**
+   * The store, opened once on first use; a failed open is retried by the next caller.
+   * The session is recorded when storage first opens (or at the end): opening a
+   * database is kept off start-up and out of an idle server's memory.
+   */
   const store = (): Promise<Store> => {
-    opening ??= deps.openStore().catch((error) => {
-      opening = undefined;
-      throw error;
-    });
+    opening ??= deps
+      .openStore()
+      .then(async (s) => {
+        await recordSessionStart(s);
+        return s;
+      })
+      .catch((error) => {
+        opening = undefined;
+        throw error;
+      });
     return opening;
   };
-  const sessionId = crypto.randomUUID();
+  async function recordSessionStart(s: Store) {
+    if (sessionRecorded || !stats.client) return;
+    sessionRecorded = true;
+    await s.startSession({
+      id: sessionId,
+      client_name: stats.client.name,
+      client_version: stats.client.version,
+      protocol_version: negotiated,
+      started_at: new Date(stats.startedAt).toISOString(),
+    });
+  }
   const deadlines = deadlineWatch();
   const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal, store });
   let clientLogLevel: (typeof LEVELS)[number] | undefined;
@@ -233,14 +255,6 @@ export function createServer(deps: ServerDeps) {
       negotiated = result.protocolVersion;
       stats.protocolVersion = negotiated;
       log.info("session started", { client: stats.client?.name, client_version: stats.client?.version, protocol: negotiated });
-      // Recorded after the answer is on its way: opening storage is not on the start-up path.
-      setTimeout(() => {
-        store()
-          .then((s) =>
-            s.startSession({ id: sessionId, client_name: clientInfo.name, client_version: clientInfo.version, protocol_version: negotiated, started_at: new Date(stats.startedAt).toISOString() }),
-          )
-          .catch((error) => log.warn("session not recorded: storage unavailable", { error: (error as Error).message }));
-      }, 0);
       return result;
     },
 
@@ -373,15 +387,16 @@ export function createServer(deps: ServerDeps) {
     return handler(params ?? {}, extra as unknown as Extra) as never;
   };
 
-  /** Marks the session ended in storage (if storage was ever opened) and closes it. */
+  /** Records the session's end (and its start, if storage never opened) and closes storage. */
   async function endSession() {
-    if (!opening) return;
+    if (!stats.client && !opening) return;
     try {
-      const s = await opening;
+      const s = await store();
+      await recordSessionStart(s);
       await s.updateSession(sessionId, { ended_at: new Date().toISOString(), calls: stats.toolCalls });
       s.close();
     } catch (error) {
-      log.warn("session end not recorded", { error: (error as Error).message });
+      log.warn("session not recorded: storage unavailable", { error: (error as Error).message });
     }
   }
 

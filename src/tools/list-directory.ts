@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import * as v from "valibot";
 import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
-import { DEFAULT_SKIP_DIRS, walk } from "../workspace/walk.ts";
+import { DEFAULT_SKIP_DIRS, type EntryType, joinRelative, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 
 const input = v.object({
@@ -10,7 +10,18 @@ const input = v.object({
   recursive: v.optional(v.pipe(v.boolean(), v.description("List everything below, as paths relative to the folder")), false),
   max_depth: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.description("Deepest level listed when recursive (1 = the folder itself)"))),
   include_hidden: v.optional(v.pipe(v.boolean(), v.description("Include names starting with a dot")), true),
+  include_size: v.optional(v.pipe(v.boolean(), v.description("Give file sizes in a recursive listing too (a stat per file: slower on big trees)")), false),
 });
+
+type Entry = { name?: string; path?: string; type: EntryType; size?: number };
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
 
 const entry = v.object({
   name: v.optional(v.string()),
@@ -24,7 +35,7 @@ export const listDirectory = defineTool({
   name: "list_directory",
   title: "List directory",
   description:
-    "List a folder inside the workspace as a JSON array of {name, type, size}; recursive gives {path, type, size} for everything below (.git and node_modules are listed but not entered). Sorted, at most workspace.max_results entries.",
+    "List a folder inside the workspace as a JSON array of {name, type, size}; recursive gives {path, type} for everything below (.git and node_modules are listed but not entered; include_size adds sizes). Sorted, at most workspace.max_results entries.",
   input,
   output,
   annotations: readOnly,
@@ -36,35 +47,51 @@ export const listDirectory = defineTool({
     if (!(await stat(resolved.path)).isDirectory()) throw new ToolError(`${shown} is a file, not a folder; use read_file to read it.`);
 
     const limit = workspace.maxResults;
-    const entries: v.InferOutput<typeof entry>[] = [];
+    const recursive = args.recursive;
+    // A stat per file costs several times the walk itself: sizes are given for a plain
+    // listing, and for a recursive one only when asked.
+    const withSize = !recursive || args.include_size;
+    // Entries are gathered per folder as the parallel walk finds them, then laid out in
+    // tree order with each folder sorted: many small sorts beat one sort of every path.
+    const byFolder = new Map<string, { name: string; type: EntryType }[]>();
+    let seen = 0;
     let truncated = false;
-    const walkOptions = {
-      maxDepth: args.recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1,
-      includeHidden: args.include_hidden,
-      skipDirs: DEFAULT_SKIP_DIRS,
-      signal,
-    };
-    for await (const e of walk(resolved.path, walkOptions)) {
-      if (signal.aborted) throw new ToolError("Cancelled.");
-      if (entries.length === limit) {
-        truncated = true;
-        break;
-      }
-      let size: number | undefined;
-      if (e.type === "file") {
-        try {
-          size = statSync(e.absolute).size;
-        } catch {
-          size = undefined;
+    const walked = await walk(
+      resolved.path,
+      { maxDepth: recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, signal },
+      (parent, name, type) => {
+        if (seen === limit) {
+          truncated = true;
+          return false;
         }
+        seen++;
+        let list = byFolder.get(parent);
+        if (!list) byFolder.set(parent, (list = []));
+        list.push({ name, type });
+      },
+    );
+    if (walked.cancelled) throw new ToolError("Cancelled.");
+    const entries: Entry[] = [];
+    const layOut = (parent: string) => {
+      const list = byFolder.get(parent);
+      if (!list) return;
+      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const { name, type } of list) {
+        const path = joinRelative(parent, name);
+        const item: Entry = recursive ? { path, type } : { name, type };
+        if (withSize && type === "file") {
+          const size = sizeOf(`${resolved.path}/${path}`);
+          if (size !== undefined) item.size = size;
+        }
+        entries.push(item);
+        if (type === "directory") layOut(path);
       }
-      const item = args.recursive ? { path: e.path, type: e.type } : { name: e.name, type: e.type };
-      entries.push(size === undefined ? item : { ...item, size });
-    }
+    };
+    layOut("");
     const data = { path: shown, entries, count: entries.length, truncated };
     const note = truncated
       ? `Truncated at ${limit} entries: list a narrower folder, lower max_depth, or raise workspace.max_results.`
       : undefined;
-    return { text: JSON.stringify(entries, null, 2), data, note };
+    return { text: JSON.stringify(entries), data, note };
   },
 });

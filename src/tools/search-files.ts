@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import * as v from "valibot";
 import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
-import { DEFAULT_SKIP_DIRS, walk } from "../workspace/walk.ts";
+import { DEFAULT_SKIP_DIRS, joinRelative, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 import { sniffBinary } from "./text.ts";
 
@@ -38,8 +38,22 @@ export function compileContentPattern(source: string): { ok: true; regex: RegExp
 
 type Matcher = (path: string, name: string) => boolean;
 
-/** A glob with a slash matches the relative path; without one, the name at any depth. */
+/** Text files up to the read limit whose contents match; binary and unreadable files never do. */
+function contentMatches(path: string, regex: RegExp, maxBytes: number): boolean {
+  try {
+    if (statSync(path).size > maxBytes) return false;
+    const bytes = readFileSync(path);
+    return !sniffBinary(bytes) && regex.test(bytes.toString("utf8"));
+  } catch {
+    return false;
+  }
+}
+
+const GLOB_CHARS = /[*?[\]{}!\\]/;
+
+/** A glob with a slash matches the relative path; without one, the name at any depth. A plain name is compared as is. */
 export function globMatcher(pattern: string): Matcher {
+  if (!pattern.includes("/") && !GLOB_CHARS.test(pattern)) return (_path, name) => name === pattern;
   const glob = new Bun.Glob(pattern);
   return pattern.includes("/") ? (path) => glob.match(path) : (_path, name) => glob.match(name);
 }
@@ -66,6 +80,7 @@ export const searchFiles = defineTool({
     }
     let matches: Matcher;
     let excludes: Matcher[];
+    const byPath = args.pattern.includes("/");
     try {
       matches = globMatcher(args.pattern);
       excludes = (args.exclude ?? []).map(globMatcher);
@@ -76,35 +91,42 @@ export const searchFiles = defineTool({
     const found: string[] = [];
     let truncated = false;
     const excluded = (path: string, name: string) => excludes.some((x) => x(path, name));
-    const walkOptions = {
-      maxDepth: Number.POSITIVE_INFINITY,
-      includeHidden: args.include_hidden,
-      skipDirs: DEFAULT_SKIP_DIRS,
-      prune: excluded,
-      signal,
-    };
-    for await (const e of walk(resolved.path, walkOptions)) {
-      if (signal.aborted) throw new ToolError("Cancelled.");
-      if (e.type !== "file" && !(e.type === "directory" && !regex)) continue;
-      if (!matches(e.path, e.name) || excluded(e.path, e.name)) continue;
-      if (regex) {
-        try {
-          if (statSync(e.absolute).size > workspace.maxReadBytes) continue;
-          const bytes = readFileSync(e.absolute);
-          if (sniffBinary(bytes)) continue;
-          if (!regex.test(bytes.toString("utf8"))) continue;
-        } catch {
-          continue;
+    const candidates: string[] = [];
+    const walked = await walk(
+      resolved.path,
+      { maxDepth: Number.POSITIVE_INFINITY, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, prune: excluded, signal },
+      (parent, name, type) => {
+        if (type !== "file" && !(type === "directory" && !regex)) return;
+        // The relative path is built only when a glob needs it or the name matched.
+        const path = byPath ? joinRelative(parent, name) : undefined;
+        if (!matches(path ?? "", name)) return;
+        const rel = path ?? joinRelative(parent, name);
+        if (excludes.length && excluded(rel, name)) return;
+        if (regex) {
+          candidates.push(rel);
+          return;
         }
-      }
+        if (found.length === limit) {
+          truncated = true;
+          return false;
+        }
+        found.push(rel);
+      },
+    );
+    if (walked.cancelled) throw new ToolError("Cancelled.");
+    // Contents are read after the walk, in path order, so results are stable.
+    for (const rel of candidates.sort()) {
+      if (signal.aborted) throw new ToolError("Cancelled.");
+      if (!contentMatches(`${resolved.path}/${rel}`, regex!, workspace.maxReadBytes)) continue;
       if (found.length === limit) {
         truncated = true;
         break;
       }
-      found.push(e.path);
+      found.push(rel);
     }
+    found.sort();
     const data = { matches: found, count: found.length, truncated, path: shown };
     const note = truncated ? `Stopped at ${limit} matches; narrow the pattern or folder to see the rest.` : undefined;
-    return { text: JSON.stringify({ matches: found, count: found.length, truncated }, null, 2), data, note };
+    return { text: JSON.stringify({ matches: found, count: found.length, truncated }), data, note };
   },
 });
