@@ -1,8 +1,13 @@
-// Builds the standalone tfo-mcp executable: `bun build.ts` for this machine.
+// Builds the standalone tfo-mcp executable: `bun build.ts` for this machine;
+// `bun build.ts --all` for every release target, with archives, SHA256SUMS and the
+// Homebrew formula in dist/. Publishing is the release workflow's job, not this one's.
 import { execSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import pkg from "./package.json" with { type: "json" };
+import { type ArchiveFile, sha256, sha256sums, tarGz, zip } from "./scripts/release/archive.ts";
+import { renderFormula } from "./scripts/release/formula.ts";
+import { archiveName, binaryName, exeName, TARGETS } from "./scripts/release/targets.ts";
 
 export type BuildOptions = { outfile: string; target?: Bun.Build.CompileTarget };
 
@@ -47,10 +52,58 @@ export async function buildBinary({ outfile, target }: BuildOptions): Promise<st
   return outfile;
 }
 
+/** Archive timestamps: SOURCE_DATE_EPOCH, else the commit's time, so rebuilds give the same bytes. */
+function sourceDate(): number {
+  if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
+  try {
+    return Number(execSync("git log -1 --format=%ct", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim());
+  } catch {
+    return 0;
+  }
+}
+
+export function releaseBaseUrl(version: string): string {
+  return process.env.TFO_MCP_RELEASE_URL ?? `https://github.com/${pkg.repository}/releases/download/v${version}`;
+}
+
+/** Every target: binary, archive with README and LICENSE, SHA256SUMS, Formula/tfo-mcp.rb. */
+export async function buildRelease(dist: string): Promise<{ name: string; sha256: string; size: number }[]> {
+  mkdirSync(dist, { recursive: true });
+  const mtime = sourceDate();
+  const docs: ArchiveFile[] = ["README.md", "LICENSE"].map((name) => ({ name, data: readFileSync(join(import.meta.dir, name)), mode: 0o644 }));
+  const archives: { name: string; sha256: string; size: number }[] = [];
+  for (const t of TARGETS) {
+    const outfile = join(dist, binaryName(t));
+    await buildBinary({ outfile, target: t.target });
+    const files = [{ name: exeName(t), data: readFileSync(outfile), mode: 0o755 }, ...docs];
+    const bytes = t.os === "windows" ? zip(files, mtime) : tarGz(files, mtime);
+    writeFileSync(join(dist, archiveName(t)), bytes);
+    archives.push({ name: archiveName(t), sha256: sha256(bytes), size: bytes.length });
+    console.log(`${archiveName(t)}  ${(bytes.length / 1024 / 1024).toFixed(1)} MiB (binary ${(files[0]!.data.length / 1024 / 1024).toFixed(1)} MiB)`);
+  }
+  writeFileSync(join(dist, "SHA256SUMS"), sha256sums(archives));
+  mkdirSync(join(dist, "Formula"), { recursive: true });
+  const formula = renderFormula({
+    version: pkg.version,
+    baseUrl: releaseBaseUrl(pkg.version),
+    homepage: `https://github.com/${pkg.repository}`,
+    sha256: Object.fromEntries(archives.map((a) => [a.name, a.sha256])),
+    targets: TARGETS,
+  });
+  writeFileSync(join(dist, "Formula", "tfo-mcp.rb"), formula);
+  return archives;
+}
+
 if (import.meta.main) {
-  const outfile = join(import.meta.dir, "dist", process.platform === "win32" ? "tfo-mcp.exe" : "tfo-mcp");
+  const dist = join(import.meta.dir, "dist");
   const started = performance.now();
-  await buildBinary({ outfile });
-  const size = Bun.file(outfile).size;
-  console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms`);
+  if (process.argv.includes("--all")) {
+    await buildRelease(dist);
+    console.log(`release artifacts in ${dist} in ${Math.round(performance.now() - started)} ms`);
+  } else {
+    const outfile = join(dist, process.platform === "win32" ? "tfo-mcp.exe" : "tfo-mcp");
+    await buildBinary({ outfile });
+    const size = Bun.file(outfile).size;
+    console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms`);
+  }
 }

@@ -3,6 +3,8 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { CLIENTS, type ClientName } from "./clients/config-files.ts";
+import { installClient, launcherOfThisProcess } from "./clients/install.ts";
 import { maskSecrets, renderConfigTemplate } from "./config/describe.ts";
 import type { Partial } from "./config/env.ts";
 import { loadConfig, type LoadedConfig } from "./config/load.ts";
@@ -215,12 +217,50 @@ const conversations = defineCommand({
   },
 });
 
+function clientCommand(remove: boolean) {
+  return defineCommand({
+    meta: {
+      name: remove ? "uninstall" : "install",
+      description: remove ? "Remove the tfo-mcp entry from an MCP client's config (other entries kept)" : "Add tfo-mcp to an MCP client's config (backup first; other entries kept)",
+    },
+    args: {
+      client: { type: "positional", description: CLIENTS.join(" | "), required: true },
+      "dry-run": { type: "boolean", description: "Show the change without writing it" },
+      config: { type: "string", description: "The client's config file (default: its standard path on this OS)", valueHint: "FILE" },
+      ...(remove ? {} : { root: { type: "string", description: "Workspace root for the entry; repeat for more", valueHint: "DIR" } }),
+    },
+    async run({ args, rawArgs }) {
+      const client = args.client as ClientName;
+      if (!CLIENTS.includes(client)) {
+        err(`tfo-mcp: unknown client "${args.client}". Use one of: ${CLIENTS.join(", ")}.`);
+        throw new Exit(1);
+      }
+      const result = await installClient({
+        client,
+        remove,
+        dryRun: Boolean(args["dry-run"]),
+        file: args.config,
+        roots: remove ? [] : repeatedFlag(rawArgs, "root"),
+        launcher: launcherOfThisProcess(),
+      });
+      if (!result.ok) {
+        err(`tfo-mcp: ${result.error}`);
+        throw new Exit(1);
+      }
+      out(result.message);
+      if (result.dryRun && result.changed) out(result.after);
+    },
+  });
+}
+const install = clientCommand(false);
+const uninstall = clientCommand(true);
+
 const main = defineCommand({
   meta: { name: "tfo-mcp", version: VERSION, description: "TelemetryFlow MCP server: file, command, system and Claude tools for MCP clients" },
-  subCommands: { serve, validate, info, "init-config": initConfig, conversations },
+  subCommands: { serve, validate, info, "init-config": initConfig, conversations, install, uninstall },
 });
 
-const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, conversations } as never;
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, conversations, install, uninstall } as never;
 
 async function usage(argv: string[]): Promise<string> {
   const sub = argv.find((a) => a in SUBCOMMANDS);
@@ -231,6 +271,7 @@ Examples:
   tfo-mcp serve --root ~/code/app        serve another folder (repeat --root for more)
   tfo-mcp init-config && tfo-mcp validate
   tfo-mcp conversations list             stored Claude conversations (show ID, delete ID)
+  tfo-mcp install claude-desktop --root ~/code/app   add tfo-mcp to a client (claude-code, cursor too)
   claude mcp add tfo -- tfo-mcp serve --root "$PWD"
 
 Environment: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, TELEMETRYFLOW_MCP_CONFIG, TELEMETRYFLOW_MCP_<SECTION>__<KEY>.`;
