@@ -135,3 +135,26 @@ describe("stdio transport", () => {
     expect(busy.isClosed()).toBe(true);
   });
 });
+
+describe("direct dispatch to the SDK Server", () => {
+  test("the pinned SDK still has the entry points connectServer relies on, and requests flow through them", async () => {
+    const { Server } = await import("@modelcontextprotocol/sdk/server/index.js");
+    const { connectServer } = await import("../src/server/connect.ts");
+    const h = harness();
+    const server = new Server({ name: "t", version: "1" }, { capabilities: {} });
+    expect(await connectServer(server, h.transport, { checked: true })).toBe("direct");
+    h.input.write('{"jsonrpc":"2.0","id":7,"method":"ping"}\n');
+    await tick();
+    expect(h.lines).toEqual([{ jsonrpc: "2.0", id: 7, result: {} }]);
+    h.input.write('{"jsonrpc":"2.0","id":8,"method":"nope/nope"}\n{"jsonrpc":"2.0","method":"notifications/whatever"}\n');
+    await tick();
+    expect(h.lines[1].error.code).toBe(-32601);
+    expect(h.lines).toHaveLength(2);
+  });
+  test("an unchecked transport keeps the SDK's own classification", async () => {
+    const { Server } = await import("@modelcontextprotocol/sdk/server/index.js");
+    const { connectServer } = await import("../src/server/connect.ts");
+    const h = harness();
+    expect(await connectServer(new Server({ name: "t", version: "1" }, { capabilities: {} }), h.transport, { checked: false })).toBe("stock");
+  });
+});

@@ -8,6 +8,7 @@ import { resources, resourceTemplates } from "../resources/index.ts";
 import { tools } from "../tools/index.ts";
 import { realRoots, type Workspace } from "../workspace/resolve.ts";
 import { createServer } from "./create.ts";
+import { connectServer } from "./connect.ts";
 import { createStdioTransport } from "./stdio.ts";
 
 export function loggerFor(config: Config): Logger {
@@ -48,7 +49,8 @@ export async function serveStdio(config: Config, log: Logger, workspace: Workspa
   const stop = () => void server.close();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  await server.connect(transport);
+  // The stdio transport checks every line itself (see classifyLine).
+  await connectServer(server, transport, { checked: true });
   log.info("serving on stdio", { roots: workspace.roots.join(",") });
   await closed;
   await endSession();
