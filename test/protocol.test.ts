@@ -193,3 +193,19 @@ describe("logging", () => {
     expect((await errorOf(s.client.setLoggingLevel("loud" as never))).code).toBe(-32602);
   });
 });
+
+describe("switches", () => {
+  test("mcp.protocol_version pins the version; enable_* remove capabilities and their methods", async () => {
+    const dir = tempDir();
+    const s2 = await inProcess({ roots: [dir.path], config: { mcp: { protocol_version: "2025-03-26", enable_prompts: false, enable_resources: false } } });
+    expect(s2.client.getServerCapabilities()?.prompts).toBeUndefined();
+    expect(s2.client.getServerCapabilities()?.resources).toBeUndefined();
+    expect(s2.stats.protocolVersion).toBe("2025-03-26");
+    const { ListPromptsResultSchema } = await import("@modelcontextprotocol/sdk/types.js");
+    expect((await errorOf(s2.client.request({ method: "prompts/list" } as never, ListPromptsResultSchema))).code).toBe(-32601);
+    // 2025-03-26 predates output schemas: tools come without them
+    expect((await s2.client.listTools()).tools.some((t) => t.outputSchema)).toBe(false);
+    await s2.close();
+    dir.cleanup();
+  });
+});
