@@ -81,8 +81,19 @@ const serve = defineCommand({
       throw new Exit(1);
     }
     if (config.server.transport === "http") {
-      err("tfo-mcp: the http transport is not part of this build; use stdio (the default).");
-      throw new Exit(1);
+      const { serveHttp } = await import("./server/http.ts");
+      const http = await serveHttp(config, log, ws.workspace);
+      if ("error" in http) {
+        err(`tfo-mcp: ${http.error}`);
+        throw new Exit(1);
+      }
+      err(`tfo-mcp: serving MCP over http at ${http.url} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await http.stop();
+      throw new Exit(0);
     }
     log.debug("config loaded", { file: file ?? "(defaults)" });
     throw new Exit(await serveStdio(config, log, ws.workspace));

@@ -387,14 +387,13 @@ export function createServer(deps: ServerDeps) {
     return handler(params ?? {}, extra as unknown as Extra) as never;
   };
 
-  /** Records the session's end (and its start, if storage never opened) and closes storage. */
+  /** Records the session's end (and its start, if storage never opened). Storage stays open: it may be shared. */
   async function endSession() {
     if (!stats.client && !opening) return;
     try {
       const s = await store();
       await recordSessionStart(s);
       await s.updateSession(sessionId, { ended_at: new Date().toISOString(), calls: stats.toolCalls });
-      s.close();
     } catch (error) {
       log.warn("session not recorded: storage unavailable", { error: (error as Error).message });
     }

@@ -7,6 +7,7 @@ import { prompts } from "../prompts/index.ts";
 import { resources, resourceTemplates } from "../resources/index.ts";
 import { tools } from "../tools/index.ts";
 import { realRoots, type Workspace } from "../workspace/resolve.ts";
+import type { Store } from "../store/port.ts";
 import { createServer } from "./create.ts";
 import { connectServer } from "./connect.ts";
 import { createStdioTransport } from "./stdio.ts";
@@ -37,10 +38,29 @@ export async function workspaceFor(config: Config, cwd: string): Promise<{ ok: t
   };
 }
 
+/** One store for the process, opened on first use (by any session), closed once at exit. */
+export function sharedStore(config: Config) {
+  let opened: Promise<Store> | undefined;
+  return {
+    open: () => {
+      opened ??= import("../store/open.ts").then((m) => m.openStore(config.storage.url));
+      // A failed open is not kept: the next caller tries again.
+      opened.catch(() => {
+        opened = undefined;
+      });
+      return opened;
+    },
+    async close() {
+      const s = await opened?.catch(() => undefined);
+      s?.close();
+    },
+  };
+}
+
 /** Returns the exit code. */
 export async function serveStdio(config: Config, log: Logger, workspace: Workspace): Promise<number> {
-  const openStore = async () => (await import("../store/open.ts")).openStore(config.storage.url);
-  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore });
+  const storage = sharedStore(config);
+  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: storage.open });
   const transport = createStdioTransport();
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve();
@@ -54,6 +74,7 @@ export async function serveStdio(config: Config, log: Logger, workspace: Workspa
   log.info("serving on stdio", { roots: workspace.roots.join(",") });
   await closed;
   await endSession();
+  await storage.close();
   log.info("stdin closed; exiting");
   return 0;
 }
