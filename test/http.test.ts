@@ -5,8 +5,20 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Subprocess } from "bun";
 import { keyMatches, originAllowed, rateLimiter } from "../src/server/http.ts";
 import { binary, cleanEnv, runBinary } from "./helpers/binary.ts";
-import { textOf } from "./helpers/client.ts";
+import { resourceText, textOf } from "./helpers/client.ts";
 import { tempDir } from "./helpers/tmp.ts";
+
+/** Reads the server's stderr until it says where it listens. */
+async function listeningUrl(stderr: ReadableStream<Uint8Array>): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of stderr) {
+    text += decoder.decode(chunk);
+    const m = text.match(/at (http:\/\/\S+\/mcp)/);
+    if (m) return m[1]!;
+  }
+  throw new Error(`the server never said where it listens:\n${text}`);
+}
 
 describe("gatekeeping (pure)", () => {
   test.each([
@@ -53,16 +65,7 @@ describe("tfo-mcp serve --transport http", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    let err = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) {
-      err += decoder.decode(chunk);
-      const m = err.match(/at (http:\/\/\S+\/mcp)/);
-      if (m) {
-        url = m[1]!;
-        break;
-      }
-    }
+    url = await listeningUrl(proc.stderr);
   });
   afterAll(() => {
     proc.kill();
@@ -78,7 +81,7 @@ describe("tfo-mcp serve --transport http", () => {
     const client = await connect();
     expect((await client.listTools()).tools).toHaveLength(8);
     expect(textOf(await client.callTool({ name: "echo", arguments: { message: "over http" } }))).toBe("Echo: over http");
-    const health = JSON.parse((await client.readResource({ uri: "status://health" })).contents[0]!.text as string);
+    const health = JSON.parse(resourceText(await client.readResource({ uri: "status://health" })));
     expect(health.session.client.name).toBe("http-e2e");
     await client.close();
   });
@@ -103,7 +106,7 @@ describe("tfo-mcp serve --transport http", () => {
     const noSession = await fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
     expect(noSession.status).toBe(400);
     const junk = await fetch(url, { method: "POST", headers, body: "{not json" });
-    expect((await junk.json()).error.code).toBe(-32700);
+    expect(((await junk.json()) as { error: { code: number } }).error.code).toBe(-32700);
     const unknown = await fetch(url, { method: "POST", headers: { ...headers, "mcp-session-id": "nope" }, body: "{}" });
     expect(unknown.status).toBe(404);
   });
@@ -123,16 +126,7 @@ describe("rate limit over http", () => {
       stdout: "ignore",
       stderr: "pipe",
     });
-    let err = "";
-    let url = "";
-    for await (const chunk of proc.stderr) {
-      err += new TextDecoder().decode(chunk);
-      const m = err.match(/at (http:\/\/\S+\/mcp)/);
-      if (m) {
-        url = m[1]!;
-        break;
-      }
-    }
+    const url = await listeningUrl(proc.stderr);
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await fetch(url)).status);
     expect(statuses).toEqual([400, 400, 400]);

@@ -209,3 +209,36 @@ describe("switches", () => {
     dir.cleanup();
   });
 });
+
+describe("mcp.tool_timeout", () => {
+  test("a tool past the deadline is stopped with an error result and its signal aborted; tools with their own deadline are not", async () => {
+    const { defineTool } = await import("../src/tools/define.ts");
+    const v = await import("valibot");
+    let aborted = false;
+    const slow = defineTool({
+      name: "slow",
+      title: "Slow",
+      description: "waits until aborted",
+      input: v.object({}),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      run: (_args, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            resolve({ text: "aborted" });
+          });
+        }),
+    });
+    const patient = defineTool({ ...slow, name: "patient", ownTimeout: true, run: async () => (await Bun.sleep(300), { text: "done late" }) });
+    const dir = tempDir();
+    const s2 = await inProcess({ roots: [dir.path], tools: [slow, patient], config: { mcp: { tool_timeout: 0.1 } } });
+    const r = (await s2.client.callTool({ name: "slow", arguments: {} })) as { isError?: boolean; content: { text: string }[] };
+    expect(r.isError).toBe(true);
+    expect(r.content[0]!.text).toBe("slow took longer than 0.1 s (mcp.tool_timeout) and was stopped.");
+    expect(aborted).toBe(true);
+    const late = (await s2.client.callTool({ name: "patient", arguments: {} })) as { content: { text: string }[] };
+    expect(late.content[0]!.text).toBe("done late");
+    await s2.close();
+    dir.cleanup();
+  });
+});

@@ -37,7 +37,7 @@ export const configSchema = v.object({
     max_history_messages: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(10_000)), 50),
   }),
   mcp: section({
-    protocol_version: str(""),
+    protocol_version: v.optional(v.picklist(["", "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]), ""),
     enable_tools: bool(true),
     enable_resources: bool(true),
     enable_prompts: bool(true),

@@ -115,7 +115,8 @@ export function createServer(deps: ServerDeps) {
     opening ??= deps
       .openStore()
       .then(async (s) => {
-        await recordSessionStart(s);
+        // A session row that cannot be written must not make storage unusable.
+        await recordSessionStart(s).catch((error) => log.warn("session not recorded", { error: (error as Error).message }));
         return s;
       })
       .catch((error) => {
@@ -230,9 +231,10 @@ export function createServer(deps: ServerDeps) {
     let unwatch: (() => void) | undefined;
     const deadline = new Promise<ToolOutput>((resolve) => {
       unwatch = deadlines.watch(mcp.tool_timeout * 1000, () => {
+        // Settle first: a tool that answers its abort at once must not win the race.
+        resolve(errorResult(`${tool.name} took longer than ${mcp.tool_timeout} s (mcp.tool_timeout) and was stopped.`));
         timedOut = true;
         controller?.abort();
-        resolve(errorResult(`${tool.name} took longer than ${mcp.tool_timeout} s (mcp.tool_timeout) and was stopped.`));
       });
     });
     try {

@@ -69,6 +69,8 @@ export const claudeConversation = defineTool({
   input,
   output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  // A long reply takes longer than mcp.tool_timeout; claude.timeout bounds each request instead.
+  ownTimeout: true,
   async run(args, ctx) {
     const { claude } = ctx.config;
     const chosen = resolveModel(args.model, claude.default_model);

@@ -50,7 +50,7 @@ export type Tool<I = unknown> = {
   input: v.GenericSchema<unknown, I>;
   output?: v.GenericSchema;
   annotations: Annotations;
-  /** Tools that enforce their own deadline (execute_command) opt out of mcp.tool_timeout. */
+  /** Tools that enforce their own deadline (execute_command, claude_conversation) opt out of mcp.tool_timeout. */
   ownTimeout?: boolean;
   /** Tools that write: refused as a whole when workspace.read_only is set. */
   writes?: boolean;
