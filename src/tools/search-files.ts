@@ -114,8 +114,13 @@ export const searchFiles = defineTool({
       },
     );
     if (walked.cancelled) throw new ToolError("Cancelled.");
-    // Contents are read after the walk, in path order, so results are stable.
-    for (const rel of candidates.sort()) {
+    // Contents are read after the walk, in path order, so results are stable. Reads are
+    // synchronous (fast for source files); the loop yields now and then so a cancel or a
+    // ping is still heard.
+    candidates.sort();
+    for (let i = 0; i < candidates.length; i++) {
+      const rel = candidates[i]!;
+      if (i % 64 === 63) await new Promise((r) => setImmediate(r));
       if (signal.aborted) throw new ToolError("Cancelled.");
       if (!contentMatches(`${resolved.path}/${rel}`, regex!, workspace.maxReadBytes)) continue;
       if (found.length === limit) {
