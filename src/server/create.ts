@@ -3,9 +3,7 @@
 // request's params are checked by valibot and a bad shape is answered with -32602 and a
 // sentence that says what was wrong.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
 import { ErrorCode, RootsListChangedNotificationSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
-import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prompts/index.ts";
@@ -17,8 +15,10 @@ import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { clientRootPaths, narrowRoots } from "../workspace/roots.ts";
 import { deadlineWatch } from "./deadlines.ts";
-import { describeArgumentIssues, jsonSchemaOf } from "./json-schema.ts";
+import { jsonSchemaOf } from "./json-schema.ts";
 import * as p from "./params.ts";
+import { argumentShape, errorResult, type Extra, type Handler, invalidParams, lazyValidator, parseParams, rpcError, toCallResult } from "./results.ts";
+import { runTool } from "./run-tool.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -32,64 +32,10 @@ export type ServerDeps = {
   openStore: () => Promise<Store>;
 };
 
-type Extra = {
-  signal: AbortSignal;
-  requestId: string | number;
-  _meta?: { progressToken?: string | number };
-  sendNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
-};
-type Handler = (params: Record<string, unknown>, extra: Extra) => Promise<Record<string, unknown>>;
-
 const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
 // Fields added to tools after the first protocol version; older clients get the shape they know.
 const STRUCTURED_SINCE = "2025-06-18";
 const CAPABILITY_OF: Record<string, string> = { tools: "tools", resources: "resources", prompts: "prompts", logging: "logging", completion: "completions" };
-
-/** A JSON-RPC error the SDK passes on as is (McpError would prefix "MCP error -32602:" to the text). */
-export function rpcError(code: number, message: string, data?: unknown): Error {
-  return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });
-}
-const invalidParams = (message: string) => rpcError(ErrorCode.InvalidParams, message);
-
-function parseParams<T>(schema: v.GenericSchema<unknown, T>, params: unknown, method: string): T {
-  const result = v.safeParse(schema, params ?? {});
-  if (!result.success) throw invalidParams(`Invalid params for ${method}: ${describeArgumentIssues(result.issues)}`);
-  return result.output;
-}
-
-function toCallResult(out: ToolOutput, structured: boolean) {
-  const content = [{ type: "text", text: out.text }];
-  if (out.note) content.push({ type: "text", text: out.note });
-  return {
-    content,
-    ...(structured && out.data ? { structuredContent: out.data } : {}),
-    ...(out.isError ? { isError: true } : {}),
-  };
-}
-
-function errorResult(message: string, data?: Record<string, unknown>): ToolOutput {
-  return { text: message, isError: true, data };
-}
-
-/** The shape of the arguments, never their contents: safe for the audit log. */
-export function argumentShape(args: unknown): Record<string, string> {
-  if (typeof args !== "object" || args === null) return {};
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(args)) {
-    out[k] = typeof val === "string" ? `string(${val.length})` : Array.isArray(val) ? `array(${val.length})` : typeof val;
-  }
-  return out;
-}
-
-function lazyValidator() {
-  let real: AjvJsonSchemaValidator | undefined;
-  return {
-    getValidator<T>(schema: Parameters<AjvJsonSchemaValidator["getValidator"]>[0]) {
-      real ??= new AjvJsonSchemaValidator();
-      return real.getValidator<T>(schema);
-    },
-  };
-}
 
 export function createServer(deps: ServerDeps) {
   const { config, log } = deps;
@@ -192,56 +138,7 @@ export function createServer(deps: ServerDeps) {
 
   async function callTool(tool: Tool, rawArgs: unknown, extra: Extra): Promise<ToolOutput> {
     await rootsReady;
-    const parsed = v.safeParse(tool.input, rawArgs ?? {});
-    if (!parsed.success) return errorResult(`Invalid arguments for ${tool.name}: ${describeArgumentIssues(parsed.issues)}.`);
-    if (tool.writes && workspace.readOnly) {
-      return errorResult(`${tool.name} is refused: the workspace is read-only (workspace.read_only is true).`);
-    }
-    const token = extra._meta?.progressToken;
-    // The call's signal is built only if the tool asks for it: most calls never do.
-    let controller: AbortController | undefined;
-    let signal: AbortSignal | undefined;
-    let timedOut = false;
-    const ctx: ToolContext = {
-      config,
-      workspace,
-      log,
-      get signal() {
-        if (tool.ownTimeout) return extra.signal;
-        if (!signal) {
-          controller = new AbortController();
-          if (timedOut) controller.abort();
-          signal = AbortSignal.any([extra.signal, controller.signal]);
-        }
-        return signal;
-      },
-      store,
-      sample: sampler(),
-      progress:
-        token === undefined
-          ? () => {}
-          : (progress, total, message) => {
-              extra
-                .sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) } })
-                .catch(() => {});
-            },
-    };
-    const run = tool.run(parsed.output, ctx);
-    if (tool.ownTimeout) return run;
-    let unwatch: (() => void) | undefined;
-    const deadline = new Promise<ToolOutput>((resolve) => {
-      unwatch = deadlines.watch(mcp.tool_timeout * 1000, () => {
-        // Settle first: a tool that answers its abort at once must not win the race.
-        resolve(errorResult(`${tool.name} took longer than ${mcp.tool_timeout} s (mcp.tool_timeout) and was stopped.`));
-        timedOut = true;
-        controller?.abort();
-      });
-    });
-    try {
-      return await Promise.race([run, deadline]);
-    } finally {
-      unwatch?.();
-    }
+    return runTool(tool, rawArgs, extra, { config, workspace, log, store, sample: sampler(), deadlines });
   }
 
   const handlers: Record<string, Handler> = {
