@@ -91,6 +91,22 @@ describe("init-config, validate, info", () => {
     const r = await runBinary(["info"], { cwd: dir.path, env });
     expect(r.stdout).toContain("tools:       echo, read_file");
   });
+  test("logging.output to a file in JSON: lines land there, stderr stays quiet, secrets redacted", async () => {
+    const logFile = join(dir.path, "tfo.log");
+    const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    const call = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "sk-ant-logged-key" } } });
+    const r = await runBinary(["serve"], {
+      cwd: dir.path,
+      env: { ...env, TELEMETRYFLOW_MCP_LOGGING__OUTPUT: logFile, TELEMETRYFLOW_MCP_LOGGING__FORMAT: "json", ANTHROPIC_API_KEY: "sk-ant-logged-key" },
+      stdin: `${init}\n${call}\n`,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const lines = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.msg)).toContain("tool call");
+    expect(lines.find((l) => l.msg === "tool call")).toMatchObject({ level: "info", tool: "echo", args: { message: "string(17)" }, outcome: "ok" });
+    expect(readFileSync(logFile, "utf8")).not.toContain("sk-ant-logged-key");
+  });
   test("bare tfo-mcp with piped stdin serves (for clients configured without 'serve')", async () => {
     const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
     const r = await runBinary([], { cwd: dir.path, env, stdin: `${init}\n` });
