@@ -336,3 +336,15 @@ describe("read-only workspace", () => {
     await s.close();
   });
 });
+
+describe("unreadable folders", () => {
+  test("are counted by the walk and named in the note, not silently dropped", async () => {
+    const { walk, notes, unreadableNote } = await import("../src/workspace/walk.ts");
+    // (Permissions cannot hide a folder from root, who runs CI; a vanished folder can.)
+    const r = await walk(join(root, "vanished"), { maxDepth: 5, includeHidden: true, skipDirs: new Set() }, () => {});
+    expect(r.unreadable).toBe(1);
+    expect(notes(false, unreadableNote(2))).toBe("2 folders could not be read (permission denied or removed meanwhile) and are left out.");
+    expect(notes(false, unreadableNote(0))).toBeUndefined();
+    expect(notes("a.", unreadableNote(1))).toBe("a. 1 folder could not be read (permission denied or removed meanwhile) and is left out.");
+  });
+});

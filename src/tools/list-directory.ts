@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import * as v from "valibot";
 import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
-import { DEFAULT_SKIP_DIRS, type EntryType, joinRelative, walk } from "../workspace/walk.ts";
+import { DEFAULT_SKIP_DIRS, type EntryType, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 
 const input = v.object({
@@ -89,9 +89,10 @@ export const listDirectory = defineTool({
     };
     layOut("");
     const data = { path: shown, entries, count: entries.length, truncated };
-    const note = truncated
-      ? `Truncated at ${limit} entries: list a narrower folder, lower max_depth, or raise workspace.max_results.`
-      : undefined;
+    const note = notes(
+      truncated && `Truncated at ${limit} entries: list a narrower folder, lower max_depth, or raise workspace.max_results.`,
+      unreadableNote(walked.unreadable),
+    );
     return { text: JSON.stringify(entries), data, note };
   },
 });

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import * as v from "valibot";
 import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
-import { DEFAULT_SKIP_DIRS, joinRelative, walk } from "../workspace/walk.ts";
+import { DEFAULT_SKIP_DIRS, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 import { sniffBinary } from "./text.ts";
 
@@ -131,7 +131,7 @@ export const searchFiles = defineTool({
     }
     found.sort();
     const data = { matches: found, count: found.length, truncated, path: shown };
-    const note = truncated ? `Stopped at ${limit} matches; narrow the pattern or folder to see the rest.` : undefined;
+    const note = notes(truncated && `Stopped at ${limit} matches; narrow the pattern or folder to see the rest.`, unreadableNote(walked.unreadable));
     return { text: JSON.stringify({ matches: found, count: found.length, truncated }), data, note };
   },
 });

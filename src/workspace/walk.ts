@@ -34,6 +34,13 @@ export function entryType(d: Dirent): EntryType {
   return d.isFile() ? "file" : d.isDirectory() ? "directory" : d.isSymbolicLink() ? "symlink" : "other";
 }
 
+/** What a listing should say about folders it could not read (permissions, races). */
+export const unreadableNote = (count: number) =>
+  count > 0 && `${count} folder${count === 1 ? "" : "s"} could not be read (permission denied or removed meanwhile) and ${count === 1 ? "is" : "are"} left out.`;
+
+/** Joins the notes that apply into one, or undefined when none does. */
+export const notes = (...parts: (string | false | undefined)[]) => parts.filter(Boolean).join(" ") || undefined;
+
 export const joinRelative = (parent: string, name: string) => (parent ? `${parent}/${name}` : name);
 
 export async function walk(root: string, opts: WalkOptions, visit: Visit): Promise<WalkResult> {
