@@ -158,6 +158,7 @@ describe("bad values are refused with the key path, what came and what is accept
     ["list", { env: { TELEMETRYFLOW_MCP_COMMANDS__DENY: "[1,2]" } }, /commands\.deny\.0: got number 1; expected string/],
     ["flag", { flags: { server: { port: "http" } } }, /server\.port: got the string "http"; expected number/],
     ["integer", { flags: { server: { port: 70000 } } }, /server\.port: got number 70000; expected <=65535/],
+    ["storage url", { env: { TELEMETRYFLOW_MCP_STORAGE__URL: "postgres://db/x" } }, /storage\.url: got the string "postgres:\/\/db\/x"; sqlite:PATH or memory:/],
   ];
   test.each(cases)("%s", async (_name, opts, message) => {
     const r = await load(opts);

@@ -2,6 +2,7 @@
 // `defaults` below is derived by parsing an empty object, and env coercion reads
 // each leaf's kind from it.
 import * as v from "valibot";
+import { parseStorageUrl } from "../store/open.ts";
 
 const MiB = 1024 * 1024;
 
@@ -74,8 +75,9 @@ export const configSchema = v.object({
     env_drop: stringList([]),
   }),
   storage: section({
+    // The same reading of the URL as the store uses, so start-up refuses what it would refuse.
     url: v.optional(
-      v.pipe(v.string(), v.regex(/^(|memory:?|sqlite:.+)$/, 'sqlite:PATH or memory: (or "" for the default sqlite file)')),
+      v.pipe(v.string(), v.check((url) => parseStorageUrl(url, "/", "/").ok, 'sqlite:PATH or memory: (or "" for the default sqlite file)')),
       "",
     ),
   }),

@@ -28,7 +28,7 @@ export type ServerDeps = {
   resources: readonly Resource[];
   resourceTemplates: readonly ResourceTemplate[];
   prompts: readonly Prompt[];
-  /** opens storage; called on first use only, so start-up never waits for it */
+  /** opens storage, once (later calls get the same store); called on first use only */
   openStore: () => Promise<Store>;
 };
 
@@ -50,26 +50,19 @@ export function createServer(deps: ServerDeps) {
   const toolsByName = new Map(tools.map((t) => [t.name, t]));
   const stats: Stats = { startedAt: Date.now(), toolCalls: 0, toolErrors: 0 };
   const sessionId = crypto.randomUUID();
-  let opening: Promise<Store> | undefined;
+  let storeUsed = false;
   let sessionRecorded = false;
   /**
-   * The store, opened once on first use; a failed open is retried by the next caller.
-   * The session is recorded when storage first opens (or at the end): opening a
-   * database is kept off start-up and out of an idle server's memory.
+   * Storage on first use (deps.openStore opens it once and retries a failed open). The
+   * session is recorded then, or at the end: opening a database stays off start-up and
+   * out of an idle server's memory.
    */
-  const store = (): Promise<Store> => {
-    opening ??= deps
-      .openStore()
-      .then(async (s) => {
-        // A session row that cannot be written must not make storage unusable.
-        await recordSessionStart(s).catch((error) => log.warn("session not recorded", { error: (error as Error).message }));
-        return s;
-      })
-      .catch((error) => {
-        opening = undefined;
-        throw error;
-      });
-    return opening;
+  const store = async (): Promise<Store> => {
+    const s = await deps.openStore();
+    storeUsed = true;
+    // A session row that cannot be written must not make storage unusable.
+    await recordSessionStart(s).catch((error) => log.warn("session not recorded", { error: (error as Error).message }));
+    return s;
   };
   async function recordSessionStart(s: Store) {
     if (sessionRecorded || !stats.client) return;
@@ -288,7 +281,7 @@ export function createServer(deps: ServerDeps) {
 
   /** Records the session's end (and its start, if storage never opened). Storage stays open: it may be shared. */
   async function endSession() {
-    if (!stats.client && !opening) return;
+    if (!stats.client && !storeUsed) return;
     try {
       const s = await store();
       await recordSessionStart(s);
@@ -298,5 +291,5 @@ export function createServer(deps: ServerDeps) {
     }
   }
 
-  return { server, stats, workspace: () => workspace, refreshRoots, endSession };
+  return { server, stats, endSession };
 }

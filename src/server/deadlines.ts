@@ -25,6 +25,5 @@ export function deadlineWatch(intervalMs = 50, now = () => performance.now()) {
       timer ??= setInterval(sweep, intervalMs);
       return () => pending.delete(d);
     },
-    size: () => pending.size,
   };
 }

@@ -14,7 +14,6 @@ export type Extra = {
 };
 export type Handler = (params: Record<string, unknown>, extra: Extra) => Promise<Record<string, unknown>>;
 
-
 /** A JSON-RPC error the SDK passes on as is (McpError would prefix "MCP error -32602:" to the text). */
 export function rpcError(code: number, message: string, data?: unknown): Error {
   return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });

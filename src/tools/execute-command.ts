@@ -1,6 +1,5 @@
-import { stat } from "node:fs/promises";
 import * as v from "valibot";
-import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
+import { resolveFolder } from "../workspace/resolve.ts";
 import { checkCommand, childEnv } from "./command-policy.ts";
 import { defineTool, ToolError } from "./define.ts";
 
@@ -70,15 +69,14 @@ export const executeCommand = defineTool({
     if (!config.commands.enabled) throw new ToolError("Commands are disabled on this server (commands.enabled is false).");
     const verdict = checkCommand(args.command, config.commands.allow, config.commands.deny);
     if (!verdict.ok) throw new ToolError(`${verdict.error[0]?.toUpperCase()}${verdict.error.slice(1)}.`);
-    const resolved = await resolveInsideRoots(workspace, args.working_dir ?? ".");
-    if (!resolved.ok) throw new ToolError(resolved.error);
-    const shown = displayPath(workspace, resolved.path);
-    if (!resolved.exists || !(await stat(resolved.path)).isDirectory()) throw new ToolError(`working_dir ${shown} is not an existing folder.`);
+    const notFolder = (shown: string) => `working_dir ${shown} is not an existing folder.`;
+    const folder = await resolveFolder(workspace, args.working_dir ?? ".", { missing: notFolder, file: notFolder });
+    if (!folder.ok) throw new ToolError(folder.error);
 
     const shell = isWindows ? ["cmd.exe", "/d", "/s", "/c", args.command] : ["/bin/sh", "-c", args.command];
     const started = performance.now();
     const proc = Bun.spawn(shell, {
-      cwd: resolved.path,
+      cwd: folder.path,
       env: childEnv(process.env, config.commands.env_passthrough, config.commands.env_drop),
       stdin: "ignore",
       stdout: "pipe",

@@ -1,7 +1,6 @@
 import { statSync } from "node:fs";
-import { stat } from "node:fs/promises";
 import * as v from "valibot";
-import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
+import { resolveFolder } from "../workspace/resolve.ts";
 import { DEFAULT_SKIP_DIRS, type EntryType, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 
@@ -40,11 +39,12 @@ export const listDirectory = defineTool({
   output,
   annotations: readOnly,
   async run(args, { workspace, signal }) {
-    const resolved = await resolveInsideRoots(workspace, args.path);
-    if (!resolved.ok) throw new ToolError(resolved.error);
-    const shown = displayPath(workspace, resolved.path);
-    if (!resolved.exists) throw new ToolError(`Folder not found: ${shown}.`);
-    if (!(await stat(resolved.path)).isDirectory()) throw new ToolError(`${shown} is a file, not a folder; use read_file to read it.`);
+    const folder = await resolveFolder(workspace, args.path, {
+      missing: (shown) => `Folder not found: ${shown}.`,
+      file: (shown) => `${shown} is a file, not a folder; use read_file to read it.`,
+    });
+    if (!folder.ok) throw new ToolError(folder.error);
+    const { path: dir, shown } = folder;
 
     const limit = workspace.maxResults;
     const recursive = args.recursive;
@@ -57,7 +57,7 @@ export const listDirectory = defineTool({
     let seen = 0;
     let truncated = false;
     const walked = await walk(
-      resolved.path,
+      dir,
       { maxDepth: recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, signal },
       (parent, name, type) => {
         if (seen === limit) {
@@ -80,7 +80,7 @@ export const listDirectory = defineTool({
         const path = joinRelative(parent, name);
         const item: Entry = recursive ? { path, type } : { name, type };
         if (withSize && type === "file") {
-          const size = sizeOf(`${resolved.path}/${path}`);
+          const size = sizeOf(`${dir}/${path}`);
           if (size !== undefined) item.size = size;
         }
         entries.push(item);

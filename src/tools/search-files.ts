@@ -1,7 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
-import { stat } from "node:fs/promises";
 import * as v from "valibot";
-import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
+import { resolveFolder } from "../workspace/resolve.ts";
 import { DEFAULT_SKIP_DIRS, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 import { sniffBinary } from "./text.ts";
@@ -67,11 +66,12 @@ export const searchFiles = defineTool({
   output,
   annotations: readOnly,
   async run(args, { workspace, signal }) {
-    const resolved = await resolveInsideRoots(workspace, args.path);
-    if (!resolved.ok) throw new ToolError(resolved.error);
-    const shown = displayPath(workspace, resolved.path);
-    if (!resolved.exists) throw new ToolError(`Folder not found: ${shown}.`);
-    if (!(await stat(resolved.path)).isDirectory()) throw new ToolError(`${shown} is a file, not a folder to search.`);
+    const folder = await resolveFolder(workspace, args.path, {
+      missing: (shown) => `Folder not found: ${shown}.`,
+      file: (shown) => `${shown} is a file, not a folder to search.`,
+    });
+    if (!folder.ok) throw new ToolError(folder.error);
+    const { path: dir, shown } = folder;
     let regex: RegExp | undefined;
     if (args.content !== undefined) {
       const compiled = compileContentPattern(args.content);
@@ -93,7 +93,7 @@ export const searchFiles = defineTool({
     const excluded = (path: string, name: string) => excludes.some((x) => x(path, name));
     const candidates: string[] = [];
     const walked = await walk(
-      resolved.path,
+      dir,
       { maxDepth: Number.POSITIVE_INFINITY, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, prune: excluded, signal },
       (parent, name, type) => {
         if (type !== "file" && !(type === "directory" && !regex)) return;
@@ -122,7 +122,7 @@ export const searchFiles = defineTool({
       const rel = candidates[i]!;
       if (i % 64 === 63) await new Promise((r) => setImmediate(r));
       if (signal.aborted) throw new ToolError("Cancelled.");
-      if (!contentMatches(`${resolved.path}/${rel}`, regex!, workspace.maxReadBytes)) continue;
+      if (!contentMatches(`${dir}/${rel}`, regex!, workspace.maxReadBytes)) continue;
       if (found.length === limit) {
         truncated = true;
         break;

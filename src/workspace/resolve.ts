@@ -1,6 +1,6 @@
 // The one gate every path argument passes through. A path is accepted only when its real
 // location (after resolving symlinks of the longest existing prefix) lies inside a root.
-import { realpath } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 export type Workspace = {
@@ -104,4 +104,19 @@ export async function realRoots(roots: string[], cwd: string): Promise<{ ok: tru
     }
   }
   return { ok: true, roots: out };
+}
+
+export type Folder = { ok: true; path: string; shown: string } | { ok: false; error: string };
+
+/**
+ * A path that must be an existing folder inside the roots (list, search, a command's
+ * working_dir). The caller says what to tell a person who named a missing folder or a file.
+ */
+export async function resolveFolder(workspace: Workspace, input: unknown, say: { missing(shown: string): string; file(shown: string): string }): Promise<Folder> {
+  const resolved = await resolveInsideRoots(workspace, input);
+  if (!resolved.ok) return resolved;
+  const shown = displayPath(workspace, resolved.path);
+  if (!resolved.exists) return { ok: false, error: say.missing(shown) };
+  if (!(await stat(resolved.path)).isDirectory()) return { ok: false, error: say.file(shown) };
+  return { ok: true, path: resolved.path, shown };
 }
