@@ -30,8 +30,9 @@ describe("claude_conversation with an API key", () => {
     const before = fake.requests.length;
     const r = await ask({ message: "hello", model: "haiku", system_prompt: "be brief", max_tokens: 50, temperature: 0.2 });
     expect(textOf(r)).toBe("You said: hello");
-    expect(r.structuredContent).toMatchObject({ text: "You said: hello", model: "claude-haiku-5-5", stop_reason: "end_turn", via: "api" });
-    expect((r.structuredContent as { usage: { output_tokens: number } }).usage.output_tokens).toBe(15);
+    expect(r.structuredContent).toBeUndefined();
+    expect(r._meta).toMatchObject({ model: "claude-haiku-5-5", stop_reason: "end_turn", via: "api" });
+    expect((r._meta as { usage: { output_tokens: number } }).usage.output_tokens).toBe(15);
     const sent = fake.requests[before]!;
     expect(sent.body).toMatchObject({ model: "claude-haiku-5-5", system: "be brief", max_tokens: 50, temperature: 0.2, stream: true });
     expect(sent.body.messages).toEqual([{ role: "user", content: "hello" }]);
@@ -138,7 +139,7 @@ describe("without an API key", () => {
     const s = await connectBinary({ cwd: dir.path, client });
     const r = await s.client.callTool({ name: "claude_conversation", arguments: { message: "hi", system_prompt: "sys" } });
     expect(textOf(r)).toBe("sampled answer");
-    expect(r.structuredContent).toMatchObject({ via: "sampling", model: "client-model" });
+    expect(r._meta).toMatchObject({ via: "sampling", model: "client-model" });
     expect(seen[0]).toMatchObject({ systemPrompt: "sys", maxTokens: 4096, messages: [{ role: "user", content: { type: "text", text: "hi" } }] });
     await s.close();
   });

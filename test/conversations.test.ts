@@ -146,14 +146,14 @@ describe("conversations through the binary", () => {
   test("two turns: the second request carries the first exchange and the system prompt", async () => {
     const c = await connectBinary({ cwd: dir.path, env });
     const first = await say(c, { message: "my name is Ada", system_prompt: "remember names" });
-    const data = first.structuredContent as { conversation_id: string; turn: number };
+    const data = first._meta as { conversation_id: string; turn: number };
     id = data.conversation_id;
     expect(id).toMatch(/^conv_/);
     expect(data.turn).toBe(1);
     expect((first.content as { text: string }[])[1]!.text).toContain(id);
     const before = fake.requests.length;
     const second = await say(c, { message: "what is my name?", conversation_id: id });
-    expect((second.structuredContent as { turn: number }).turn).toBe(2);
+    expect((second._meta as { turn: number }).turn).toBe(2);
     expect(fake.requests[before]!.body.messages).toEqual([
       { role: "user", content: "my name is Ada" },
       { role: "assistant", content: "You said: my name is Ada" },
@@ -167,7 +167,7 @@ describe("conversations through the binary", () => {
     const c = await connectBinary({ cwd: dir.path, env });
     const before = fake.requests.length;
     const third = await say(c, { message: "third", conversation_id: id });
-    expect((third.structuredContent as { turn: number }).turn).toBe(3);
+    expect((third._meta as { turn: number }).turn).toBe(3);
     expect(fake.requests[before]!.body.messages).toHaveLength(5);
     const doc = JSON.parse(resourceText(await c.client.readResource({ uri: `conversation://${id}` })));
     expect(doc.history.map((t: Turn) => [t.seq, t.status])).toEqual([
@@ -199,11 +199,11 @@ describe("conversations through the binary", () => {
   test("concurrent turns on one conversation are serialized", async () => {
     const c = await connectBinary({ cwd: dir.path, env });
     const start = await say(c, { message: "start" });
-    const cid = (start.structuredContent as { conversation_id: string }).conversation_id;
+    const cid = (start._meta as { conversation_id: string }).conversation_id;
     fake.queue({ kind: "reply", text: "slow reply", chunks: 3, delayMs: 50 });
     const before = fake.requests.length;
     const [a, b] = await Promise.all([say(c, { message: "A", conversation_id: cid }), say(c, { message: "B", conversation_id: cid })]);
-    expect([(a.structuredContent as { turn: number }).turn, (b.structuredContent as { turn: number }).turn]).toEqual([2, 3]);
+    expect([(a._meta as { turn: number }).turn, (b._meta as { turn: number }).turn]).toEqual([2, 3]);
     const secondRequest = fake.requests[before + 1]!.body.messages as { content: string }[];
     expect(secondRequest.map((m) => m.content)).toContain("slow reply");
     await c.close();
@@ -239,7 +239,7 @@ describe("conversations through the binary", () => {
     const memEnv = { ...env, TELEMETRYFLOW_MCP_STORAGE__URL: "memory:" };
     const c = await connectBinary({ cwd: dir.path, env: memEnv });
     const r = await say(c, { message: "ephemeral" });
-    const mid = (r.structuredContent as { conversation_id: string }).conversation_id;
+    const mid = (r._meta as { conversation_id: string }).conversation_id;
     expect((await say(c, { message: "again", conversation_id: mid })).isError).toBeFalsy();
     await c.close();
     const d = await connectBinary({ cwd: dir.path, env: memEnv });
@@ -257,7 +257,7 @@ describe("conversations through the binary", () => {
     const noKey = { TELEMETRYFLOW_MCP_STORAGE__URL: `sqlite:${db}` };
     const c = await connectBinary({ cwd: dir.path, env: noKey, client });
     const first = await c.client.callTool({ name: "claude_conversation", arguments: { message: "one" } });
-    const cid = (first.structuredContent as { conversation_id: string }).conversation_id;
+    const cid = (first._meta as { conversation_id: string }).conversation_id;
     await c.client.callTool({ name: "claude_conversation", arguments: { message: "two", conversation_id: cid } });
     expect(seen[1]!.messages).toEqual([
       { role: "user", content: { type: "text", text: "one" } },

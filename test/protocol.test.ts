@@ -53,9 +53,10 @@ describe("tools/list", () => {
     const read = tools.find((t) => t.name === "read_file")!;
     expect(read.inputSchema.required).toEqual(["path"]);
     expect((read.inputSchema.properties as any).encoding.default).toBe("utf-8");
-    expect(read.outputSchema?.properties).toHaveProperty("content");
     expect(tools.find((t) => t.name === "write_file")!.annotations!.destructiveHint).toBe(true);
-    expect(tools.find((t) => t.name === "echo")!.outputSchema).toBeUndefined();
+    // Text to read has no output schema (Claude Code would show the model escaped JSON); data does.
+    const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name);
+    expect(withSchema).toEqual(["write_file", "list_directory", "search_files", "execute_command", "system_info"]);
   });
 });
 
@@ -238,6 +239,23 @@ describe("mcp.tool_timeout", () => {
     expect(aborted).toBe(true);
     const late = (await s2.client.callTool({ name: "patient", arguments: {} })) as { content: { text: string }[] };
     expect(late.content[0]!.text).toBe("done late");
+    await s2.close();
+    dir.cleanup();
+  });
+});
+
+describe("error results and output schemas", () => {
+  test("a failing call of a tool with an output schema carries no structuredContent, so a client that listed tools shows the error", async () => {
+    const dir = tempDir();
+    const s2 = await inProcess({ roots: [dir.path] });
+    // inProcess lists the tools first; the SDK client validates structuredContent against them.
+    const r = (await s2.client.callTool({ name: "execute_command", arguments: { command: "exit 3" } })) as { isError?: boolean; structuredContent?: unknown; _meta?: unknown };
+    expect(r.isError).toBe(true);
+    expect(r.structuredContent).toBeUndefined();
+    expect(r._meta).toMatchObject({ exit_code: 3 });
+    const missing = (await s2.client.callTool({ name: "list_directory", arguments: { path: "nope" } })) as { isError?: boolean; structuredContent?: unknown };
+    expect(missing.isError).toBe(true);
+    expect(missing.structuredContent).toBeUndefined();
     await s2.close();
     dir.cleanup();
   });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { inProcess } from "./helpers/inproc.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
-type Result = { content: { type: string; text: string }[]; structuredContent?: any; isError?: boolean };
+type Result = { content: { type: string; text: string }[]; structuredContent?: any; _meta?: any; isError?: boolean };
 
 const base = tempDir();
 const root = join(base.path, "ws");
@@ -59,10 +59,11 @@ describe("echo", () => {
 });
 
 describe("read_file", () => {
-  test("whole file, with structured content carrying the text", async () => {
+  test("whole file: the file's own text is the only content, facts in _meta, no structuredContent", async () => {
     const r = await call("read_file", { path: "README.md" });
-    expect(text(r)).toBe("# Title\nline 2\nline 3\n");
-    expect(r.structuredContent).toEqual({ path: "README.md", content: "# Title\nline 2\nline 3\n", encoding: "utf-8", size: 22, start: 0, end: 22, truncated: false });
+    expect(r.content).toEqual([{ type: "text", text: "# Title\nline 2\nline 3\n" }]);
+    expect(r.structuredContent).toBeUndefined();
+    expect(r._meta).toEqual({ path: "README.md", encoding: "utf-8", size: 22, start: 0, end: 22, truncated: false });
   });
   test.each([
     [{ head: 1 }, "# Title\n"],
@@ -100,8 +101,9 @@ describe("read_file", () => {
     expect(text(r)).toBe("big.txt is 2011 bytes, over the read limit of 1000 bytes (workspace.max_read_bytes). Read part of it with head or tail (lines) or offset and length (bytes).");
     expect(text(await call("read_file", { path: "big.txt", tail: 1 }))).toBe("last line\n");
     const head = await call("read_file", { path: "big.txt", head: 1 });
-    expect(head.structuredContent.truncated).toBe(true);
+    expect(head._meta.truncated).toBe(true);
     expect(text(head)).toHaveLength(1000);
+    expect(head.content[1]?.text).toBe("[big.txt: bytes 0-1000 of 2011; cut at the read limit of 1000 bytes (workspace.max_read_bytes)]");
   });
   test.each([
     [{ path: "src" }, "src is a directory; use list_directory to see what it holds."],
@@ -261,7 +263,8 @@ describe("execute_command", () => {
     const r = await call("execute_command", { command: `sh -c 'exec -a ${marker} sleep 60' & sleep 60`, timeout: 0.5 });
     expect(performance.now() - started).toBeLessThan(5000);
     expect(r.isError).toBe(true);
-    expect(r.structuredContent).toMatchObject({ exit_code: null, timed_out: true });
+    expect(r.structuredContent).toBeUndefined();
+    expect(r._meta).toMatchObject({ exit_code: null, timed_out: true });
     expect(r.content[1]!.text).toContain("Timed out after 0.5 s");
     await Bun.sleep(100);
     const ps = Bun.spawnSync(["pgrep", "-f", marker]);

@@ -171,7 +171,7 @@ export function createServer(deps: ServerDeps) {
       try {
         out = await callTool(tool, args, extra);
       } catch (error) {
-        if (error instanceof ToolError) out = errorResult(error.message, error.data);
+        if (error instanceof ToolError) out = errorResult(error.message, error.meta);
         else {
           log.error("tool failed unexpectedly", { tool: name, error: (error as Error)?.message ?? String(error) });
           out = errorResult(`${name} failed unexpectedly: ${(error as Error)?.message ?? String(error)}`);

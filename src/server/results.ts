@@ -26,18 +26,24 @@ export function parseParams<T>(schema: v.GenericSchema<unknown, T>, params: unkn
   return result.output;
 }
 
+/**
+ * An error result never carries structuredContent: it would not match the tool's output
+ * schema, and an SDK client that listed the tools then throws instead of showing the error.
+ */
 export function toCallResult(out: ToolOutput, structured: boolean) {
   const content = [{ type: "text", text: out.text }];
   if (out.note) content.push({ type: "text", text: out.note });
   return {
     content,
-    ...(structured && out.data ? { structuredContent: out.data } : {}),
+    ...(structured && out.data && !out.isError ? { structuredContent: out.data } : {}),
     ...(out.isError ? { isError: true } : {}),
+    // A failed command's facts (exit code, timed_out) still reach a program, through _meta.
+    ...(out.meta || (out.isError && out.data) ? { _meta: out.meta ?? out.data } : {}),
   };
 }
 
-export function errorResult(message: string, data?: Record<string, unknown>): ToolOutput {
-  return { text: message, isError: true, data };
+export function errorResult(message: string, meta?: Record<string, unknown>): ToolOutput {
+  return { text: message, isError: true, meta };
 }
 
 /** The shape of the arguments, never their contents: safe for the audit log. */

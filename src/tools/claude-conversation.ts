@@ -15,16 +15,6 @@ const input = v.object({
   ),
 });
 
-const output = v.object({
-  text: v.string(),
-  conversation_id: v.string(),
-  turn: v.number(),
-  model: v.string(),
-  stop_reason: v.nullable(v.string()),
-  usage: v.object({ input_tokens: v.number(), output_tokens: v.number() }),
-  via: v.picklist(["api", "sampling"]),
-});
-
 type Args = v.InferOutput<typeof input>;
 
 /** No API key, but the client can sample: ask the client's own model, with the same history. */
@@ -67,7 +57,6 @@ export const claudeConversation = defineTool({
   description:
     "Talk with Claude (Anthropic API). Returns the reply and a conversation_id; pass it back to continue the same conversation (history is stored and survives restarts). Without an API key on the server, the client's own model answers through MCP sampling when the client offers it.",
   input,
-  output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   // A long reply takes longer than mcp.tool_timeout; claude.timeout bounds each request instead.
   ownTimeout: true,
@@ -121,8 +110,8 @@ export const claudeConversation = defineTool({
         input_tokens: reply.usage.input_tokens,
         output_tokens: reply.usage.output_tokens,
       });
-      const data = { text: reply.text, conversation_id: conversation.id, turn, model: reply.model, stop_reason: reply.stopReason, usage: reply.usage, via };
-      return { text: reply.text, data, note: `conversation_id: ${conversation.id} (turn ${turn}); pass it back to continue.` };
+      const meta = { conversation_id: conversation.id, turn, model: reply.model, stop_reason: reply.stopReason, usage: reply.usage, via };
+      return { text: reply.text, meta, note: `conversation_id: ${conversation.id} (turn ${turn}); pass it back to continue.` };
     });
   },
 });

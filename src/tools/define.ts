@@ -34,13 +34,21 @@ export type ToolContext = {
   sample?: (request: SamplingRequest, signal: AbortSignal) => Promise<SamplingResult>;
 };
 
-/** What a tool returns: the text shown to the model, and the same facts as data when the tool has an output schema. */
+/**
+ * What a tool returns: the text shown to the model, and the same facts as data when the
+ * tool has an output schema. Tools whose result is text to read (a file, a reply) have no
+ * output schema and put their extra facts in `meta` instead: Claude Code shows a model the
+ * structuredContent in place of the text, so a file would reach it as an escaped JSON string.
+ */
 export type ToolOutput = {
   text: string;
+  /** structuredContent; only for tools with an output schema, never on an error */
   data?: Record<string, unknown>;
   isError?: boolean;
   /** shown as a second text block, so `text` stays machine-readable (JSON) where upstream made it so */
   note?: string;
+  /** the result's _meta: facts a program may want (range read, conversation id, usage) */
+  meta?: Record<string, unknown>;
 };
 
 export type Tool<I = unknown> = {
@@ -65,7 +73,8 @@ export function defineTool<I>(tool: Tool<I>): Tool<I> {
 export class ToolError extends Error {
   constructor(
     message: string,
-    readonly data?: Record<string, unknown>,
+    /** goes to the error result's _meta (an error never carries structuredContent) */
+    readonly meta?: Record<string, unknown>,
   ) {
     super(message);
   }

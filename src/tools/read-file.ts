@@ -24,16 +24,6 @@ const input = v.pipe(
   ),
 );
 
-const output = v.object({
-  path: v.string(),
-  content: v.string(),
-  encoding: v.string(),
-  size: v.number(),
-  start: v.number(),
-  end: v.number(),
-  truncated: v.boolean(),
-});
-
 type Range = { start: number; end: number; truncated: boolean };
 
 async function readRange(fd: Awaited<ReturnType<typeof open>>, start: number, end: number): Promise<Buffer> {
@@ -86,7 +76,6 @@ export const readFile = defineTool({
   description:
     "Read a text file inside the workspace. Large files: use head/tail (lines) or offset/length (bytes). Binary files are refused unless encoding is base64.",
   input,
-  output,
   annotations: readOnly,
   async run(args, ctx) {
     const { workspace } = ctx;
@@ -130,8 +119,12 @@ export const readFile = defineTool({
       }
       const decoded = decodeText(bytes, encoding, range.start > 0, range.end < size);
       if (!decoded.ok) throw new ToolError(`${shown}: ${decoded.error}`);
-      const data = { path: shown, content: decoded.text, encoding, size, start: range.start, end: range.start + bytes.length, truncated: range.truncated };
-      return { text: decoded.text, data };
+      const end = range.start + bytes.length;
+      const meta = { path: shown, encoding, size, start: range.start, end, truncated: range.truncated };
+      // The file's own text is the content; a second block says so only when it is a part of the file.
+      const partial = range.start > 0 || end < size;
+      const note = partial ? `[${shown}: bytes ${range.start}-${end} of ${size}${range.truncated ? `; cut at the read limit of ${max} bytes (workspace.max_read_bytes)` : ""}]` : undefined;
+      return { text: decoded.text, meta, note };
     } finally {
       await fd.close();
     }

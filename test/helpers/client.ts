@@ -21,7 +21,16 @@ export async function connectBinary(
   });
   const client = opts.client ?? new Client({ name: "tfo-e2e", version: "1.0.0" }, { capabilities: opts.capabilities ?? {} });
   await client.connect(transport);
+  await listToolsFirst(client);
   return { client, transport, stderr: () => stderr, close: () => client.close() };
+}
+
+/**
+ * Every test client lists the tools first, as real clients do: the SDK then checks each
+ * structuredContent against the tool's outputSchema, so a mismatch fails the test.
+ */
+export async function listToolsFirst(client: Client) {
+  if (client.getServerCapabilities()?.tools) await client.listTools();
 }
 
 /** The text of a tool result's first content block. */

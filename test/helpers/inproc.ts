@@ -1,5 +1,6 @@
 // The server in-process, linked to an SDK Client by the SDK's in-memory transport.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { listToolsFirst } from "./client.ts";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import * as v from "valibot";
 import { configSchema, type Config } from "../../src/config/schema.ts";
@@ -31,5 +32,6 @@ export async function inProcess(opts: { roots: string[]; config?: Record<string,
   await server.connect(serverSide);
   const client = opts.client ?? new Client({ name: "inproc", version: "1" }, { capabilities: {} });
   await client.connect(clientSide);
+  await listToolsFirst(client);
   return { client, server, stats, logs, config, store, endSession, close: () => client.close() };
 }
