@@ -112,7 +112,7 @@ const validate = defineCommand({
       throw new Exit(1);
     }
     out(
-      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${ws.workspace.roots.join(", ")}, Claude API key ${config.claude.api_key ? "set" : "not set"}.`,
+      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${ws.workspace.roots.join(", ") || "none"} (${ws.workspace.why}), Claude API key ${config.claude.api_key ? "set" : "not set"}.`,
     );
   },
 });

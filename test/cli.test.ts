@@ -51,7 +51,8 @@ describe("init-config, validate, info", () => {
   test("validate: exit 0 with a one-line summary", async () => {
     const r = await runBinary(["validate"], { cwd: dir.path, env });
     expect(r.code).toBe(0);
-    expect(r.stdout).toStartWith(`Configuration OK (${join(dir.path, "tfo-mcp.yaml")}): transport stdio, roots ${dir.path}`);
+    // Started in the home folder without --root: no workspace, and validate says why.
+    expect(r.stdout).toStartWith(`Configuration OK (${join(dir.path, "tfo-mcp.yaml")}): transport stdio, roots none (none: started in ${dir.path} without --root)`);
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
   });
   test("validate: exit 1 with each problem and its key path", async () => {

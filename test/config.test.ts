@@ -223,3 +223,14 @@ describe("secrets and the template", () => {
     expect(mergeLayers({ a: { x: 1, y: 1 } }, { a: { y: 2 } }, { b: { z: 3 } })).toEqual({ a: { x: 1, y: 2 }, b: { z: 3 } });
   });
 });
+
+describe("roots in a config file", () => {
+  test("a relative root is relative to the file's folder, ~ is the home folder", async () => {
+    const { path: dir, cleanup } = tempDir("tfo-rel-");
+    mkdirSync(join(dir, "conf"));
+    writeFileSync(join(dir, "conf", "c.yaml"), "workspace:\n  roots: [project, ~/other, /abs]\n");
+    const loaded = await loadConfig({ file: join(dir, "conf", "c.yaml"), env: {}, cwd: "/", home: "/h" });
+    expect(loaded.ok && loaded.config.workspace.roots).toEqual([join(dir, "conf", "project"), "/h/other", "/abs"]);
+    cleanup();
+  });
+});

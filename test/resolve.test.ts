@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkPathText, displayPath, isInside, realRoots, resolveInsideRoots, type Workspace } from "../src/workspace/resolve.ts";
+import { checkPathText, displayPath, isInside, resolveInsideRoots, type Workspace } from "../src/workspace/resolve.ts";
+import { realRoots } from "../src/workspace/roots.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 describe("isInside (pure)", () => {
@@ -47,7 +48,7 @@ describe("resolveInsideRoots on a real tree", () => {
     symlinkSync(join(root, "src", "a.ts"), join(root, "link-in.ts"));
     symlinkSync(join(root, "loop1"), join(root, "loop2"));
     symlinkSync(join(root, "loop2"), join(root, "loop1"));
-    ws = { roots: [root], readOnly: false, maxReadBytes: 1e6, maxWriteBytes: 1e6, maxResults: 100, followSymlinks: true };
+    ws = { roots: [root], explicit: true, why: "test", readOnly: false, maxReadBytes: 1e6, maxWriteBytes: 1e6, maxResults: 100, followSymlinks: true };
   });
   afterAll(() => base.cleanup());
 
@@ -107,7 +108,8 @@ describe("resolveInsideRoots on a real tree", () => {
   });
 
   test("realRoots resolves, dedupes, and refuses a missing folder", async () => {
-    expect(await realRoots([], root)).toEqual({ ok: true, roots: [root] });
+    expect(await realRoots([], root)).toEqual({ ok: true, roots: [] });
+    expect(await realRoots(["~/src"], "/", root)).toEqual({ ok: true, roots: [join(root, "src")] });
     expect(await realRoots([root, `${root}/src/..`], base.path)).toEqual({ ok: true, roots: [root] });
     const r = await realRoots(["nope"], base.path);
     expect(!r.ok && r.error).toContain(join(base.path, "nope"));

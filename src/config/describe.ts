@@ -31,7 +31,7 @@ export const KEY_DOCS: Record<string, string> = {
   "telemetry.endpoint": "TelemetryFlow endpoint",
   "telemetry.service_name": "service name on telemetry",
   "telemetry.environment": "deployment environment on telemetry",
-  "workspace.roots": "folders the tools may touch (empty: the current directory); --root adds",
+  "workspace.roots": "folders the tools may touch, ~ expanded, relative to the config file; --root replaces them (empty: the client's roots, else the current folder unless it is / or home)",
   "workspace.read_only": "refuse every writing tool",
   "workspace.max_read_bytes": "largest read in bytes (use offset/length or head/tail beyond it)",
   "workspace.max_write_bytes": "largest write in bytes",

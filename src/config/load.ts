@@ -1,8 +1,9 @@
 // Config assembly: defaults < YAML file < environment < flags, validated once by the schema.
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import * as v from "valibot";
+import { expandHome } from "../workspace/roots.ts";
 import { configFromEnv, type Partial } from "./env.ts";
 import { configSchema, type Config } from "./schema.ts";
 
@@ -86,6 +87,14 @@ export function unknownKeys(input: Record<string, unknown>): string[] {
   return out;
 }
 
+/** A relative root in a config file means a folder beside the file, not beside wherever the server starts. */
+function rootsRelativeTo(fromFile: Partial, folder: string, home: string): Partial {
+  const roots = fromFile.workspace?.roots;
+  if (!Array.isArray(roots)) return fromFile;
+  const absolute = roots.map((r) => (typeof r === "string" ? resolve(folder, expandHome(r, home)) : r));
+  return { ...fromFile, workspace: { ...fromFile.workspace, roots: absolute } };
+}
+
 export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
@@ -113,7 +122,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     if (!isPlainObject(parsed)) {
       return { ok: false, file, problems: [{ path: "(root)", message: `${file}: expected a mapping of sections (server:, claude:, …), got ${describe(parsed)}` }] };
     }
-    fromFile = parsed as Partial;
+    fromFile = rootsRelativeTo(parsed as Partial, dirname(file), home);
     for (const key of unknownKeys(parsed)) warnings.push(`${file}: unknown key "${key}" ignored`);
   }
 

@@ -21,7 +21,7 @@ export const health: Resource = {
   title: "Health",
   description: "Server status: version, uptime, session and call counters.",
   mimeType: "application/json",
-  async read({ config, stats, store }) {
+  async read({ config, stats, store, workspace }) {
     let storage: Record<string, unknown>;
     try {
       const s = await store();
@@ -34,6 +34,7 @@ export const health: Resource = {
       version: config.server.version || VERSION,
       uptime_seconds: Math.round((Date.now() - stats.startedAt) / 1000),
       session: { client: stats.client ?? null, protocol_version: stats.protocolVersion ?? null },
+      workspace: { roots: workspace.roots, why: workspace.why },
       counters: { tool_calls: stats.toolCalls, tool_errors: stats.toolErrors },
       storage,
       memory_rss_bytes: process.memoryUsage.rss(),

@@ -13,7 +13,7 @@ import { ToolError } from "../tools/define.ts";
 import { VERSION } from "../version.ts";
 import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
-import { clientRootPaths, narrowRoots } from "../workspace/roots.ts";
+import { clientRootPaths, noWorkspaceMessage, rootsWithClient } from "../workspace/roots.ts";
 import { deadlineWatch } from "./deadlines.ts";
 import { jsonSchemaOf } from "./json-schema.ts";
 import * as p from "./params.ts";
@@ -28,6 +28,8 @@ export type ServerDeps = {
   resources: readonly Resource[];
   resourceTemplates: readonly ResourceTemplate[];
   prompts: readonly Prompt[];
+  /** where the server started, to advise on a missing --root once the client's name is known */
+  noWorkspace?: { cwd: string; home: string };
   /** opens storage, once (later calls get the same store); called on first use only */
   openStore: () => Promise<Store>;
 };
@@ -140,6 +142,8 @@ export function createServer(deps: ServerDeps) {
       // Set before the first await: requests queued behind initialize must see it.
       initializing = true;
       stats.client = { name: clientInfo.name, version: clientInfo.version };
+      // Now that the client is known, the advice can name its config file.
+      if (workspace.unavailable && deps.noWorkspace) workspace = { ...workspace, unavailable: noWorkspaceMessage(deps.noWorkspace.cwd, deps.noWorkspace.home, clientInfo.name) };
       const result = (await (server as unknown as { _oninitialize(r: unknown): Promise<Record<string, unknown>> })._oninitialize({ method: "initialize", params })) as {
         protocolVersion: string;
       };
@@ -239,22 +243,23 @@ export function createServer(deps: ServerDeps) {
     },
   };
 
-  /** Ask the client for its roots and narrow the workspace to them. */
+  /** Ask the client for its roots: they narrow explicit roots, or are the workspace when there are none. */
   async function refreshRoots() {
     if (!server.getClientCapabilities()?.roots) return;
     try {
       const { roots } = await server.listRoots(undefined, { timeout: 10_000 });
       const { paths, skipped } = await clientRootPaths(roots.map((r) => r.uri));
       for (const uri of skipped) log.warn("client root ignored: not an existing file:// folder", { uri });
-      const narrowed = narrowRoots(deps.workspace.roots, paths);
-      if (roots.length > 0 && narrowed.length === 0) {
-        log.warn("the client's roots lie outside the configured roots; every path will be refused", { client: paths.join(","), configured: deps.workspace.roots.join(",") });
+      const next = rootsWithClient(deps.workspace, paths);
+      if (next.ignored) {
+        const text = `The client's roots (${next.ignored.join(", ")}) lie outside this server's roots (${deps.workspace.roots.join(", ")}); serving ${deps.workspace.roots.join(", ")}.`;
+        log.warn(text);
+        if (mcp.enable_logging) server.notification({ method: "notifications/message", params: { level: "warning", logger: "tfo-mcp", data: text } }).catch(() => {});
       }
-      // A client that sends no roots at all has not narrowed anything.
-      workspace = { ...deps.workspace, roots: roots.length === 0 ? deps.workspace.roots : narrowed };
-      log.info("workspace roots", { roots: workspace.roots.join(",") });
+      workspace = { ...deps.workspace, roots: next.roots, explicit: next.explicit, why: next.why, unavailable: next.roots.length ? undefined : workspace.unavailable };
+      log.info("workspace roots", { roots: workspace.roots.join(","), why: workspace.why });
     } catch (error) {
-      log.warn("roots/list failed; keeping the configured roots", { error: (error as Error).message });
+      log.warn("roots/list failed; keeping the roots in effect", { error: (error as Error).message });
     }
   }
   // Calls wait for a refresh under way, so none runs against roots the client has just narrowed.

@@ -6,7 +6,10 @@ import { createLogger, type Logger } from "../log.ts";
 import { prompts } from "../prompts/index.ts";
 import { resources, resourceTemplates } from "../resources/index.ts";
 import { tools } from "../tools/index.ts";
-import { realRoots, type Workspace } from "../workspace/resolve.ts";
+import { realpath } from "node:fs/promises";
+import { homedir } from "node:os";
+import type { Workspace } from "../workspace/resolve.ts";
+import { realRoots, startupRoots } from "../workspace/roots.ts";
 import type { Store } from "../store/port.ts";
 import { createServer } from "./create.ts";
 import { connectServer } from "./connect.ts";
@@ -21,14 +24,16 @@ export function loggerFor(config: Config): Logger {
   });
 }
 
-export async function workspaceFor(config: Config, cwd: string): Promise<{ ok: true; workspace: Workspace } | { ok: false; error: string }> {
-  const roots = await realRoots(config.workspace.roots, cwd);
-  if (!roots.ok) return roots;
+export async function workspaceFor(config: Config, cwd: string, home = homedir()): Promise<{ ok: true; workspace: Workspace } | { ok: false; error: string }> {
+  const explicit = await realRoots(config.workspace.roots, cwd, home);
+  if (!explicit.ok) return explicit;
+  const realHome = await realpath(home).catch(() => home);
+  const start = startupRoots(explicit.roots, await realpath(cwd).catch(() => cwd), realHome);
   const w = config.workspace;
   return {
     ok: true,
     workspace: {
-      roots: roots.roots,
+      ...start,
       readOnly: w.read_only,
       maxReadBytes: w.max_read_bytes,
       maxWriteBytes: w.max_write_bytes,
@@ -60,7 +65,9 @@ export function sharedStore(config: Config) {
 /** Returns the exit code. */
 export async function serveStdio(config: Config, log: Logger, workspace: Workspace): Promise<number> {
   const storage = sharedStore(config);
-  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: storage.open });
+  const noWorkspace = workspace.unavailable ? { cwd: process.cwd(), home: homedir() } : undefined;
+  if (workspace.unavailable) log.warn(workspace.unavailable);
+  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: storage.open, noWorkspace });
   const transport = createStdioTransport();
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve();
@@ -71,7 +78,7 @@ export async function serveStdio(config: Config, log: Logger, workspace: Workspa
   process.once("SIGTERM", stop);
   // The stdio transport checks every line itself (see classifyLine).
   await connectServer(server, transport, { checked: true });
-  log.info("serving on stdio", { roots: workspace.roots.join(",") });
+  log.info("serving on stdio", { roots: workspace.roots.join(","), why: workspace.why });
   await closed;
   await endSession();
   await storage.close();

@@ -11,6 +11,12 @@ export type Workspace = {
   maxWriteBytes: number;
   maxResults: number;
   followSymlinks: boolean;
+  /** explicit roots (--root, config) are a ceiling the client's roots can only narrow */
+  explicit: boolean;
+  /** why these roots: what `status://health` and `info` show */
+  why: string;
+  /** set when there are no roots: the sentence every path tool answers, with the fix */
+  unavailable?: string;
 };
 
 export type Resolved = { ok: true; path: string; root: string; exists: boolean } | { ok: false; error: string };
@@ -64,9 +70,7 @@ export async function resolveInsideRoots(workspace: Workspace, input: unknown): 
   if (textProblem) return { ok: false, error: `Invalid path: ${textProblem}.` };
   const text = (input as string).trim() === "" ? "." : (input as string);
   const first = workspace.roots[0];
-  if (!first) {
-    return { ok: false, error: "No workspace root is available: the client's roots lie outside the server's configured roots (--root, workspace.roots)." };
-  }
+  if (!first) return { ok: false, error: workspace.unavailable ?? "No workspace root is available; start the server with --root DIR." };
   const absolute = isAbsolute(text) ? resolve(text) : resolve(first, text);
   const refuse = (why: string): Resolved => ({
     ok: false,
@@ -89,21 +93,6 @@ export async function resolveInsideRoots(workspace: Workspace, input: unknown): 
 export function displayPath(workspace: Workspace, absolute: string): string {
   const first = workspace.roots[0];
   return first && isInside(first, absolute) ? relative(first, absolute) || "." : absolute;
-}
-
-/** Config roots → real absolute paths. Missing roots are an error a person must fix. */
-export async function realRoots(roots: string[], cwd: string): Promise<{ ok: true; roots: string[] } | { ok: false; error: string }> {
-  const list = roots.length ? roots : [cwd];
-  const out: string[] = [];
-  for (const root of list) {
-    try {
-      const real = await realpath(resolve(cwd, root));
-      if (!out.includes(real)) out.push(real);
-    } catch {
-      return { ok: false, error: `workspace root does not exist or cannot be read: ${resolve(cwd, root)}` };
-    }
-  }
-  return { ok: true, roots: out };
 }
 
 export type Folder = { ok: true; path: string; shown: string } | { ok: false; error: string };

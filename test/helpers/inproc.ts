@@ -18,6 +18,8 @@ export async function inProcess(opts: { roots: string[]; config?: Record<string,
   const config: Config = v.parse(configSchema, opts.config ?? {});
   const workspace: Workspace = {
     roots: opts.roots,
+    explicit: opts.roots.length > 0,
+    why: "test",
     readOnly: config.workspace.read_only,
     maxReadBytes: config.workspace.max_read_bytes,
     maxWriteBytes: config.workspace.max_write_bytes,
