@@ -48,7 +48,7 @@ describe("resolveInsideRoots on a real tree", () => {
     symlinkSync(join(root, "src", "a.ts"), join(root, "link-in.ts"));
     symlinkSync(join(root, "loop1"), join(root, "loop2"));
     symlinkSync(join(root, "loop2"), join(root, "loop1"));
-    ws = { roots: [root], explicit: true, why: "test", readOnly: false, maxReadBytes: 1e6, maxWriteBytes: 1e6, maxResults: 100, followSymlinks: true };
+    ws = { roots: [root], explicit: true, why: "test", readOnly: false, maxReadBytes: 1e6, maxWriteBytes: 1e6, maxResults: 100, followSymlinks: true, allowHardlinks: false };
   });
   afterAll(() => base.cleanup());
 

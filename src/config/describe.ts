@@ -37,6 +37,7 @@ export const KEY_DOCS: Record<string, string> = {
   "workspace.max_write_bytes": "largest write in bytes",
   "workspace.max_results": "most entries list_directory and search_files return",
   "workspace.follow_symlinks": "follow symlinks that stay inside the roots (never outside)",
+  "workspace.allow_hardlinks": "read and modify files with more than one hard link (one may lie outside the roots)",
   "commands.enabled": "offer execute_command",
   "commands.allow": "if not empty, only command lines starting with one of these",
   "commands.deny": "command lines containing a part that starts with one of these are refused",

@@ -65,6 +65,7 @@ export const configSchema = v.object({
     max_write_bytes: positiveInt(10 * MiB),
     max_results: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000)), 1000),
     follow_symlinks: bool(true),
+    allow_hardlinks: bool(false),
   }),
   commands: section({
     enabled: bool(true),

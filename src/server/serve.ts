@@ -39,6 +39,7 @@ export async function workspaceFor(config: Config, cwd: string, home = homedir()
       maxWriteBytes: w.max_write_bytes,
       maxResults: w.max_results,
       followSymlinks: w.follow_symlinks,
+      allowHardlinks: w.allow_hardlinks,
     },
   };
 }

@@ -11,6 +11,8 @@ export type Workspace = {
   maxWriteBytes: number;
   maxResults: number;
   followSymlinks: boolean;
+  /** a file with several hard links may be the same file as one outside the roots */
+  allowHardlinks: boolean;
   /** explicit roots (--root, config) are a ceiling the client's roots can only narrow */
   explicit: boolean;
   /** why these roots: what `status://health` and `info` show */

@@ -25,6 +25,7 @@ export async function inProcess(opts: { roots: string[]; config?: Record<string,
     maxWriteBytes: config.workspace.max_write_bytes,
     maxResults: config.workspace.max_results,
     followSymlinks: config.workspace.follow_symlinks,
+    allowHardlinks: config.workspace.allow_hardlinks,
   };
   const logs = opts.logs ?? [];
   const log = createLogger({ level: "debug", format: "json", output: "stderr", write: (l) => logs.push(l) });
