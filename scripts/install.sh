@@ -104,12 +104,24 @@ chmod 755 "$bindir/.tfo-mcp.new"
 mv -f "$bindir/.tfo-mcp.new" "$bindir/tfo-mcp"
 
 echo "Installed $("$bindir/tfo-mcp" --version) to $bindir/tfo-mcp"
+cmd=tfo-mcp
 case ":$PATH:" in
   *":$bindir:"*) ;;
   *)
+    cmd="$bindir/tfo-mcp"
     echo
     echo "$bindir is not on your PATH. Add it, e.g.:"
     echo "  echo 'export PATH=\"$bindir:\$PATH\"' >> ~/.profile   # then open a new shell"
     ;;
 esac
-echo "Next: tfo-mcp install claude-desktop   (or claude-code, cursor)"
+# Each set-up serves only the folders named or opened: never / or the whole home folder.
+cat <<EOF
+
+Next, add it to your MCP client:
+  Claude Code (run in your project folder; serves that folder):
+    claude mcp add tfo -- $cmd serve
+  Claude Desktop (serves the folders you name; repeat --root for more):
+    $cmd install claude-desktop --root ~/code/project
+  Cursor (serves the folder Cursor has open):
+    $cmd install cursor
+EOF

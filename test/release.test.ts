@@ -149,6 +149,10 @@ describe("scripts/install.sh against a local release server", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain(`Installed tfo-mcp`);
     expect(r.stdout).toContain("is not on your PATH");
+    // What it recommends is the safe set-up: Claude Desktop only with a --root, Claude Code from inside the project.
+    const bin = join(prefix, "bin", "tfo-mcp");
+    for (const line of [`claude mcp add tfo -- ${bin} serve\n`, `${bin} install claude-desktop --root ~/code/project\n`, `${bin} install cursor\n`]) expect(r.stdout).toContain(line);
+    expect(r.stdout).not.toMatch(/install claude-desktop\s*\n|install claude-desktop +\(/);
     expect(Bun.spawnSync([join(prefix, "bin", "tfo-mcp"), "--version"]).stdout.toString()).toStartWith("tfo-mcp ");
     expect(readdirSync(tmp)).toEqual([]);
   });
@@ -250,7 +254,7 @@ describe("tfo-mcp install / uninstall through the binary", () => {
     const file = join(home, "custom", "servers.json");
     const r = await runBinary(["install", "cursor", "--config", file], { env: cleanEnv({ HOME: home }) });
     expect(r.code).toBe(0);
-    expect(JSON.parse(readFileSync(file, "utf8")).mcpServers["tfo-mcp"].args).toEqual(["serve"]);
+    expect(JSON.parse(readFileSync(file, "utf8")).mcpServers["tfo-mcp"].args).toEqual(["serve", "--root", "${workspaceFolder}"]);
     const bad = await runBinary(["install", "vscode"], { env: cleanEnv({ HOME: home }) });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("Use one of: claude-desktop, claude-code, cursor");

@@ -22,6 +22,40 @@ export function configPathFor(client: ClientName, { platform, home, env }: Place
   }
 }
 
+/** How each client is named to people, and what a person does for it to load a changed entry. */
+export const CLIENT_LABEL: Record<ClientName, { name: string; reload: string }> = {
+  "claude-desktop": { name: "Claude Desktop", reload: "Restart Claude Desktop to load it." },
+  "claude-code": { name: "Claude Code", reload: "Start a new Claude Code session to load it." },
+  cursor: { name: "Cursor", reload: "Restart Cursor (or reload its MCP servers) to load it." },
+};
+
+/** Cursor expands this in args to the folder it has open. */
+export const CURSOR_WORKSPACE = "${workspaceFolder}";
+
+export type RootChoice = { ok: true; roots: string[]; serves: string } | { ok: false; error: string };
+
+/**
+ * The roots to write when the person named none. Without a root the server serves the client's
+ * roots, else the folder it was started in; whether that is safe depends on the client.
+ */
+export function rootsWhenNoneGiven(client: ClientName): RootChoice {
+  switch (client) {
+    case "claude-desktop":
+      // It starts servers in / (on macOS) and sends no roots: nothing would say which folder is meant.
+      return {
+        ok: false,
+        error:
+          "claude-desktop needs --root: Claude Desktop starts its servers in / and sends no roots, so the server would have no folder to serve (and must not serve the whole disk). " +
+          "Name the folder: tfo-mcp install claude-desktop --root ~/code/project (repeat --root for more folders).",
+      };
+    case "claude-code":
+      // It starts servers in its project folder and sends that folder as an MCP root.
+      return { ok: true, roots: [], serves: "the folder Claude Code is opened in" };
+    case "cursor":
+      return { ok: true, roots: [CURSOR_WORKSPACE], serves: `the folder Cursor has open (${CURSOR_WORKSPACE})` };
+  }
+}
+
 export type ServerEntry = { type?: "stdio"; command: string; args: string[]; env?: Record<string, string> };
 
 export function serverEntry(client: ClientName, command: string, baseArgs: string[], roots: string[]): ServerEntry {
@@ -60,6 +94,12 @@ export function withEntry(doc: Record<string, unknown>, entry: ServerEntry): Rec
   const servers = { ...((doc.mcpServers as Record<string, unknown> | undefined) ?? {}) };
   servers[ENTRY_NAME] = entry;
   return { ...doc, mcpServers: servers };
+}
+
+/** Our entry as it stands in a parsed config, if there is one. */
+export function entryIn(doc: Record<string, unknown>): unknown {
+  const servers = doc.mcpServers as Record<string, unknown> | undefined;
+  return servers?.[ENTRY_NAME];
 }
 
 export function withoutEntry(doc: Record<string, unknown>): { doc: Record<string, unknown>; removed: boolean } {
