@@ -1,20 +1,26 @@
 #!/usr/bin/env bun
 // The command line: the only module that reads argv, prints for people, and exits.
 import { existsSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { dirname, resolve } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { CLIENTS, type ClientName } from "./clients/config-files.ts";
 import { installClient, launcherOfThisProcess } from "./clients/install.ts";
 import { maskSecrets, renderConfigTemplate } from "./config/describe.ts";
 import type { Partial } from "./config/env.ts";
-import { loadConfig, type LoadedConfig } from "./config/load.ts";
-import type { Config } from "./config/schema.ts";
+import { configFileCandidates, loadConfig, type LoadedConfig } from "./config/load.ts";
+import { nearest } from "./config/nearest.ts";
+import { trustFile, trustListPath } from "./config/trust.ts";
+import { resolveModel } from "./claude/models.ts";
+import { httpExposureProblem } from "./server/exposure.ts";
+import { checkArgs } from "./strict-args.ts";
+import { hardenProcess } from "./process/harden.ts";
 import { prompts } from "./prompts/index.ts";
 import { resources, resourceTemplates } from "./resources/index.ts";
 import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
-import { openStore } from "./store/open.ts";
+import { defaultDatabasePath, openStore, parseStorageUrl } from "./store/open.ts";
 import type { Store } from "./store/port.ts";
-import { tools } from "./tools/index.ts";
+import { offeredTools, tools } from "./tools/index.ts";
 import { COMMIT, TARGET, VERSION } from "./version.ts";
 
 const out = (text: string) => process.stdout.write(`${text}\n`); // stdout-ok: CLI output for people
@@ -25,18 +31,28 @@ class Exit {
   constructor(readonly code: number) {}
 }
 
-const configArg = { config: { type: "string", description: "Config file (default: $TELEMETRYFLOW_MCP_CONFIG, ./tfo-mcp.yaml, ./configs/tfo-mcp.yaml, ~/.config/tfo-mcp/config.yaml)", valueHint: "FILE" } } as const;
+const configArg = {
+  config: {
+    type: "string",
+    alias: "c",
+    description: "Config file (default: $TELEMETRYFLOW_MCP_CONFIG, else ./tfo-mcp.yaml, ./configs/tfo-mcp.yaml (untrusted until `tfo-mcp trust`), ~/.config/tfo-mcp/config.yaml, /etc/tfo-mcp/config.yaml)",
+    valueHint: "FILE",
+  },
+} as const;
 
 /** citty keeps only the last of a repeated flag; --root may be given many times. */
 export function repeatedFlag(rawArgs: string[], name: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const a = rawArgs[i]!;
+    if (a === "--") break;
     if (a === `--${name}` && rawArgs[i + 1] !== undefined) values.push(rawArgs[++i]!);
     else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
   }
   return values;
 }
+
+type Loaded = Extract<LoadedConfig, { ok: true }>;
 
 function reportProblems(loaded: Extract<LoadedConfig, { ok: false }>) {
   err(`tfo-mcp: invalid configuration${loaded.file ? ` (${loaded.file})` : ""}:`);
@@ -44,7 +60,7 @@ function reportProblems(loaded: Extract<LoadedConfig, { ok: false }>) {
   err("Nothing was started. Fix the values above; `tfo-mcp init-config` writes a file with every key and its default.");
 }
 
-async function configOrExit(file: string | undefined, flags: Partial = {}): Promise<{ config: Config; file?: string; warnings: string[] }> {
+async function configOrExit(file: string | undefined, flags: Partial = {}): Promise<Loaded> {
   const loaded = await loadConfig({ file, flags });
   if (!loaded.ok) {
     reportProblems(loaded);
@@ -58,12 +74,13 @@ const serve = defineCommand({
   args: {
     ...configArg,
     debug: { type: "boolean", description: "Debug logging on stderr" },
-    root: { type: "string", description: "Workspace root the tools may touch; repeat for more (default: current directory)", valueHint: "DIR" },
+    root: { type: "string", description: "Folder the tools may touch; repeat for more; replaces workspace.roots (default: the client's roots, else the current folder unless it is / or home)", valueHint: "DIR" },
     transport: { type: "string", description: "stdio (default) or http", valueHint: "stdio|http" },
     port: { type: "string", description: "Port for the http transport", valueHint: "N" },
     host: { type: "string", description: "Host for the http transport", valueHint: "H" },
   },
   async run({ args, rawArgs }) {
+    hardenProcess();
     const flags: Partial = {};
     const roots = repeatedFlag(rawArgs, "root");
     if (roots.length) flags.workspace = { roots };
@@ -71,9 +88,10 @@ const serve = defineCommand({
     if (args.transport !== undefined) flags.server = { ...flags.server, transport: args.transport };
     if (args.host !== undefined) flags.server = { ...flags.server, host: args.host };
     if (args.port !== undefined) flags.server = { ...flags.server, port: /^\d+$/.test(args.port) ? Number(args.port) : args.port };
-    const { config, file, warnings } = await configOrExit(args.config, flags);
+    const { config, file, warnings, inert } = await configOrExit(args.config, flags);
     const log = loggerFor(config);
     for (const w of warnings) log.warn(w);
+    if (inert.length) log.debug("keys of the Python server's config accepted and not used", { keys: inert.join(",") });
     if (config.telemetry.enabled) log.warn("telemetry.enabled is set, but this build does not export telemetry; nothing is sent");
     const ws = await workspaceFor(config, process.cwd());
     if (!ws.ok) {
@@ -96,6 +114,10 @@ const serve = defineCommand({
       throw new Exit(0);
     }
     log.debug("config loaded", { file: file ?? "(defaults)" });
+    if (process.stdin.isTTY) {
+      err("tfo-mcp: waiting for an MCP client on stdin. This command is what a client starts: add `tfo-mcp serve --root DIR` to its config (tfo-mcp install --help shows how), or try it with `npx @modelcontextprotocol/inspector tfo-mcp serve`. Ctrl-C to stop.");
+    }
+    process.once("SIGINT", () => log.info("Ctrl-C: stopping"));
     throw new Exit(await serveStdio(config, log, ws.workspace));
   },
 });
@@ -104,41 +126,64 @@ const validate = defineCommand({
   meta: { name: "validate", description: "Check the configuration: exit 0 with a summary, or 1 with each problem and its key" },
   args: { ...configArg },
   async run({ args }) {
-    const { config, file, warnings } = await configOrExit(args.config);
-    for (const w of warnings) err(`warning: ${w}`);
+    const { config, file, warnings, unknown, ignored } = await configOrExit(args.config);
+    const problems: string[] = [];
+    for (const w of warnings) if (!w.includes("unknown key")) err(`warning: ${w}`);
+    for (const { key, suggestion } of unknown) problems.push(`unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; neither tfo-mcp nor the Python server has it`);
+    const model = resolveModel(undefined, config.claude.default_model);
+    if (!model.ok) problems.push(`claude.default_model: ${model.error}`);
     const ws = await workspaceFor(config, process.cwd());
-    if (!ws.ok) {
-      err(`tfo-mcp: ${ws.error}`);
+    if (!ws.ok) problems.push(`${ws.error}. Pass an existing folder with --root or workspace.roots.`);
+    const exposed = httpExposureProblem(config, ws.ok ? ws.workspace.roots : []);
+    if (exposed) problems.push(`serve would refuse to start: ${exposed}`);
+    if (problems.length) {
+      err(`tfo-mcp: ${file ?? "the configuration"} has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}:`);
+      for (const p of problems) err(`  - ${p}`);
       throw new Exit(1);
     }
+    if (!ws.ok) throw new Exit(1);
+    const roots = ws.workspace.roots.join(", ") || "none";
+    const untrusted = ignored.length ? ` Untrusted project file: ignored ${ignored.join(", ")} (tfo-mcp trust ${file}).` : "";
     out(
-      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${ws.workspace.roots.join(", ") || "none"} (${ws.workspace.why}), Claude API key ${config.claude.api_key ? "set" : "not set"}.`,
+      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${roots} (${ws.workspace.why}), Claude API key ${config.claude.api_key ? "set" : "not set"}.${untrusted}`,
     );
   },
 });
 
 const info = defineCommand({
-  meta: { name: "info", description: "Show version, effective configuration (secrets masked), tools, resources and prompts" },
+  meta: { name: "info", description: "Show version, effective configuration (secrets masked), roots in effect, tools offered, resources and prompts" },
   args: { ...configArg, json: { type: "boolean", description: "Print JSON" } },
   async run({ args }) {
-    const { config, file } = await configOrExit(args.config);
+    const { config, file, origin, trusted, ignored } = await configOrExit(args.config);
+    const ws = await workspaceFor(config, process.cwd());
+    const storage = parseStorageUrl(config.storage.url, process.cwd(), defaultDatabasePath());
     const data = {
       name: "tfo-mcp",
       version: VERSION,
       commit: COMMIT,
       target: TARGET,
       config_file: file ?? null,
+      config_origin: origin ?? null,
+      config_trusted: trusted,
+      config_ignored_keys: ignored,
+      roots: ws.ok ? ws.workspace.roots : [],
+      roots_why: ws.ok ? ws.workspace.why : ws.error,
+      claude_api_key: config.claude.api_key ? "set" : "not set",
+      storage: storage.ok ? (storage.kind === "memory" ? "memory (lost at exit)" : `sqlite ${storage.path}`) : storage.error,
       config: maskSecrets(config),
-      tools: tools.map((t) => t.name),
-      resources: [...resources.map((r) => r.uri), ...resourceTemplates.map((t) => t.uriTemplate)],
-      prompts: prompts.map((p) => p.name),
+      tools: offeredTools(tools, config).map((t) => t.name),
+      resources: config.mcp.enable_resources ? [...resources.map((r) => r.uri), ...resourceTemplates.map((t) => t.uriTemplate)] : [],
+      prompts: config.mcp.enable_prompts ? prompts.map((p) => p.name) : [],
     };
     if (args.json) return out(JSON.stringify(data, null, 2));
     out(`tfo-mcp ${VERSION} (${COMMIT}, ${TARGET})`);
-    out(`config file: ${file ?? "none (defaults)"}`);
-    out(`tools:       ${data.tools.join(", ")}`);
-    out(`resources:   ${data.resources.join(", ")}`);
-    out(`prompts:     ${data.prompts.join(", ")}`);
+    out(`config file: ${file ? `${file} (${origin}${trusted ? "" : `, untrusted: ignored ${ignored.join(", ") || "nothing"}`})` : "none (defaults)"}`);
+    out(`roots:       ${data.roots.join(", ") || "none"} (${data.roots_why})`);
+    out(`tools:       ${data.tools.join(", ") || "none"}`);
+    out(`resources:   ${data.resources.join(", ") || "none"}`);
+    out(`prompts:     ${data.prompts.join(", ") || "none"}`);
+    out(`Claude key:  ${data.claude_api_key}`);
+    out(`storage:     ${data.storage}`);
     out("effective configuration (secrets masked):");
     out(JSON.stringify(data.config, null, 2));
   },
@@ -152,12 +197,36 @@ const initConfig = defineCommand({
   },
   async run({ args }) {
     const target = resolve(args.output);
+    if (!existsSync(dirname(target))) {
+      err(`tfo-mcp: the folder ${dirname(target)} does not exist; create it first (mkdir -p ${dirname(target)}) or choose another --output.`);
+      throw new Exit(1);
+    }
     if (existsSync(target) && !args.force) {
       err(`tfo-mcp: ${target} already exists; pass --force to overwrite it.`);
       throw new Exit(1);
     }
     writeFileSync(target, renderConfigTemplate());
     out(`Wrote ${target}`);
+  },
+});
+
+const trust = defineCommand({
+  meta: { name: "trust", description: "Trust a project config file (./tfo-mcp.yaml) so all its keys apply; a changed file is untrusted again" },
+  args: { file: { type: "positional", description: "The file (default: the one found in this folder)", required: false } },
+  async run({ args }) {
+    const env = process.env;
+    const found = args.file ? resolve(args.file) : configFileCandidates({ env, cwd: process.cwd(), home: homedir() }).candidates.find((c) => c.origin === "project" && existsSync(c.path))?.path;
+    if (!found) {
+      err("tfo-mcp: no ./tfo-mcp.yaml or ./configs/tfo-mcp.yaml here; name the file to trust: tfo-mcp trust FILE.");
+      throw new Exit(1);
+    }
+    if (!existsSync(found)) {
+      err(`tfo-mcp: ${found} does not exist.`);
+      throw new Exit(1);
+    }
+    const list = trustListPath(env, homedir());
+    const hash = await trustFile(list, found);
+    out(`Trusted ${found} (sha256 ${hash.slice(0, 16)}…), recorded in ${list}. Every key in it now applies; if the file changes, it is untrusted again until you run tfo-mcp trust again.`);
   },
 });
 
@@ -268,22 +337,26 @@ const uninstall = clientCommand(true);
 
 const main = defineCommand({
   meta: { name: "tfo-mcp", version: VERSION, description: "TelemetryFlow MCP server: file, command, system and Claude tools for MCP clients" },
-  subCommands: { serve, validate, info, "init-config": initConfig, conversations, install, uninstall },
+  subCommands: { serve, validate, info, "init-config": initConfig, trust, conversations, install, uninstall },
 });
 
-const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, conversations, install, uninstall } as never;
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, trust, conversations, install, uninstall } as never;
 
 async function usage(argv: string[]): Promise<string> {
   const sub = argv.find((a) => a in SUBCOMMANDS);
   const text = sub ? await renderUsage(SUBCOMMANDS[sub]!, main) : await renderUsage(main);
   const examples = `
 Examples:
-  tfo-mcp serve                          serve the current folder over stdio
-  tfo-mcp serve --root ~/code/app        serve another folder (repeat --root for more)
+  tfo-mcp serve --root ~/code/app        serve a folder over stdio (repeat --root for more; --root replaces configured roots)
+  tfo-mcp serve                          serve the client's roots, else the current folder (never / or your home folder)
+  tfo-mcp serve -c tfo-mcp.yaml          use this config file (trusted: every key applies)
+  tfo-mcp trust                          trust ./tfo-mcp.yaml (a project file is untrusted until then)
   tfo-mcp init-config && tfo-mcp validate
+  tfo-mcp info                           roots in effect and why, tools offered, storage
   tfo-mcp conversations list             stored Claude conversations (show ID, delete ID)
-  tfo-mcp install claude-desktop --root ~/code/app   add tfo-mcp to a client (claude-code, cursor too)
-  claude mcp add tfo -- tfo-mcp serve --root "$PWD"
+  tfo-mcp install claude-desktop --root ~/code/app   add tfo-mcp to Claude Desktop (--root required)
+  tfo-mcp install cursor                 serves the folder Cursor has open
+  claude mcp add tfo -- tfo-mcp serve    Claude Code, run in the project folder
 
 Environment: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, TELEMETRYFLOW_MCP_CONFIG, TELEMETRYFLOW_MCP_<SECTION>__<KEY>.`;
   const plain = process.stdout.isTTY ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
@@ -308,9 +381,15 @@ async function run(argv: string[]): Promise<number> {
     argv = ["serve"];
   }
   const first = argv[0]!;
-  if (!first.startsWith("-") && !(first in SUBCOMMANDS)) {
-    err(`tfo-mcp: unknown command "${first}". Commands: ${Object.keys(SUBCOMMANDS).join(", ")}. See tfo-mcp --help.`);
-    return 1;
+  if (!(first in SUBCOMMANDS)) {
+    const guess = nearest(first, Object.keys(SUBCOMMANDS));
+    err(`tfo-mcp: unknown ${first.startsWith("-") ? "option" : "command"} "${first}"${guess ? ` (did you mean "${guess}"?)` : ""}. Commands: ${Object.keys(SUBCOMMANDS).join(", ")}. See tfo-mcp --help.`);
+    return 2;
+  }
+  const checked = checkArgs(first, (SUBCOMMANDS[first]!.args ?? {}) as ArgsDef, argv.slice(1));
+  if (!checked.ok) {
+    err(`tfo-mcp: ${checked.error}`);
+    return 2;
   }
   try {
     await runCommand(main, { rawArgs: argv });

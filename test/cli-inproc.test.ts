@@ -1,7 +1,7 @@
 // The command line in-process (the binary tests cover the same paths end to end;
 // this keeps cli.ts and its helpers in the coverage report).
 import { afterAll, beforeAll, expect, spyOn, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../src/cli.ts";
 import { installClient } from "../src/clients/install.ts";
@@ -19,6 +19,12 @@ beforeAll(() => {
   for (const k of Object.keys(process.env)) if (k.startsWith("TELEMETRYFLOW_") || k.startsWith("ANTHROPIC_")) delete process.env[k];
   process.env.TELEMETRYFLOW_MCP_STORAGE__URL = "memory:";
   process.env.XDG_CONFIG_HOME = join(dir.path, "xdg");
+  process.env.XDG_DATA_HOME = join(dir.path, "data");
+  writeFileSync(join(dir.path, "typo.yaml"), "worksapce:\n  roots: []\n");
+  writeFileSync(join(dir.path, "model.yaml"), "claude:\n  default_model: gpt-4\n");
+  writeFileSync(join(dir.path, "open.yaml"), "server:\n  transport: http\n  host: 0.0.0.0\n");
+  writeFileSync(join(dir.path, "ro.yaml"), "workspace:\n  read_only: true\n");
+  writeFileSync(join(dir.path, "nocmd.yaml"), "commands:\n  enabled: false\n");
   const capture = (chunk: unknown) => {
     printed += String(chunk);
     return true;
@@ -53,7 +59,23 @@ test.each([
   [["install", "cursor", "--config", "c.json", "--dry-run"], 0, /Dry run/],
   [["install", "vscode"], 1, /unknown client/],
   [["validate", "--config", "missing.yaml"], 1, /config file not found/],
-  [["frobnicate"], 1, /unknown command/],
+  [["frobnicate"], 2, /unknown command "frobnicate"/],
+  [["valdate"], 2, /did you mean "validate"/],
+  [["serve", "--roots", "x"], 2, /unknown option --roots \(did you mean --root\?\)/],
+  [["serve", "--root"], 2, /--root needs a value/],
+  [["validate", "extra"], 2, /unexpected argument "extra"/],
+  [["info", "--jsn"], 2, /did you mean --json/],
+  [["serve", "-c", "missing.yaml"], 1, /config file not found: .*missing\.yaml/],
+  [["validate", "-c", "missing.yaml"], 1, /config file not found/],
+  [["validate", "-c", "typo.yaml"], 1, /unknown key "worksapce" \(did you mean "workspace"\?\)/],
+  [["validate", "-c", "model.yaml"], 1, /claude\.default_model: Unknown model "gpt-4"/],
+  [["validate", "-c", "open.yaml"], 1, /serve would refuse to start: refusing to serve http on 0\.0\.0\.0 without http\.api_keys/],
+  [["validate", "--root", "x"], 2, /unknown option --root/],
+  [["info", "--json", "-c", "ro.yaml"], 0, /"tools": \[\s+"echo",\s+"read_file",\s+"list_directory",\s+"search_files",\s+"system_info",\s+"claude_conversation"\s+\]/],
+  [["info", "--json", "-c", "nocmd.yaml"], 0, /"write_file",\s+"list_directory",\s+"search_files",\s+"system_info"/],
+  [["info"], 0, /roots: +.*\(the current folder \(no --root given\)\)\ntools: .*\n.*\n.*\nClaude key: +not set\nstorage: +memory/],
+  [["init-config", "--output", "nope/x.yaml"], 1, /the folder .*nope does not exist; create it first/],
+  [["trust"], 1, /no \.\/tfo-mcp\.yaml or \.\/configs\/tfo-mcp\.yaml here/],
 ] as const)("tfo-mcp %p → exit %p", async (argv, code, output) => {
   const r = await runCaptured([...argv]);
   expect(r.printed).toMatch(output);
@@ -67,7 +89,7 @@ test("init-config wrote a file; dry run wrote nothing", () => {
 
 test("installClient: remove when absent, then add, then the same again", async () => {
   const file = join(dir.path, "d.json");
-  const base = { client: "claude-desktop" as const, dryRun: false, file, roots: [], launcher: ["/bin/tfo-mcp"] };
+  const base = { client: "claude-desktop" as const, dryRun: false, file, roots: [dir.path], launcher: ["/bin/tfo-mcp"] };
   expect((await installClient({ ...base, remove: true })).ok).toBe(true);
   const added = await installClient({ ...base, remove: false });
   expect(added.ok && added.changed).toBe(true);
@@ -79,4 +101,19 @@ test("serve helpers: debug raises the log level; a missing root is an error", as
   expect(loggerFor({ ...defaults, server: { ...defaults.server, debug: true } })).toHaveProperty("debug");
   const ws = await workspaceFor({ ...defaults, workspace: { ...defaults.workspace, roots: ["nope"] } }, dir.path);
   expect(!ws.ok && ws.error).toContain("does not exist");
+});
+
+test("trust records the project file; a changed file is untrusted again", async () => {
+  writeFileSync(join(dir.path, "tfo-mcp.yaml"), "claude:\n  base_url: http://gateway.internal\n");
+  let r = await runCaptured(["info", "--json"]);
+  expect(JSON.parse(r.printed)).toMatchObject({ config_origin: "project", config_trusted: false, config_ignored_keys: ["claude.base_url"] });
+  r = await runCaptured(["trust"]);
+  expect(r.code).toBe(0);
+  expect(r.printed).toMatch(/^Trusted .*tfo-mcp\.yaml \(sha256 [0-9a-f]{16}…\), recorded in .*trusted-configs\.json/);
+  r = await runCaptured(["info", "--json"]);
+  expect(JSON.parse(r.printed)).toMatchObject({ config_trusted: true, config: { claude: { base_url: "http://gateway.internal" } } });
+  writeFileSync(join(dir.path, "tfo-mcp.yaml"), "claude:\n  base_url: http://attacker.example\n");
+  r = await runCaptured(["validate"]);
+  expect(r.printed).toContain("is not trusted, so these keys in it were ignored: claude.base_url");
+  expect(r.printed).toContain("Untrusted project file: ignored claude.base_url");
 });

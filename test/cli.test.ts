@@ -27,10 +27,28 @@ describe("--version and --help", () => {
     const r = await runBinary(["serve", "--help"], { env });
     for (const flag of ["--config", "--debug", "--root", "--transport"]) expect(r.stdout).toContain(flag);
   });
-  test("an unknown command is exit 1 with the list of commands", async () => {
+  test("an unknown command is exit 2 with the list of commands", async () => {
     const r = await runBinary(["frobnicate"], { env });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown command "frobnicate". Commands: serve, validate, info, init-config');
+  });
+});
+
+describe("a strict command line", () => {
+  test("serve --roots (a typo) stops with exit 2 and a did-you-mean, instead of serving the current folder", async () => {
+    const r = await runBinary(["serve", "--roots", dir.path], { env, stdin: "" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option --roots (did you mean --root?)");
+    expect(r.stdout).toBe("");
+  });
+  test("serve -c names a config file (the Python server's spelling); a missing one stops start-up", async () => {
+    const r = await runBinary(["serve", "-c", join(dir.path, "nope.yaml")], { env, stdin: "" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`config file not found: ${join(dir.path, "nope.yaml")}`);
+    writeFileSync(join(dir.path, "named.yaml"), "server:\n  name: FromCfg\n");
+    const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n';
+    const ok = await runBinary(["serve", "-c", join(dir.path, "named.yaml"), "--root", dir.path], { env, stdin: init });
+    expect(ok.stdout).toContain('"name":"FromCfg"');
   });
 });
 

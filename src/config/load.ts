@@ -5,11 +5,31 @@ import { delimiter, dirname, join, resolve } from "node:path";
 import * as v from "valibot";
 import { expandHome } from "../workspace/roots.ts";
 import { configFromEnv, type Partial } from "./env.ts";
+import { nearest } from "./nearest.ts";
+import { isTrusted, trustListPath, untrustedView } from "./trust.ts";
+import { isUpstreamKey, UPSTREAM_ONLY_KEYS, UPSTREAM_ONLY_SECTIONS } from "./upstream-keys.ts";
 import { configSchema, type Config } from "./schema.ts";
 
 export type ConfigProblem = { path: string; message: string };
+/** Where the file came from: a project file (found in the working folder) is untrusted until `tfo-mcp trust`. */
+export type FileOrigin = "flag" | "env" | "project" | "user" | "system";
+export type UnknownKey = { key: string; suggestion?: string };
 export type LoadedConfig =
-  | { ok: true; config: Config; file: string | undefined; warnings: string[] }
+  | {
+      ok: true;
+      config: Config;
+      file: string | undefined;
+      origin?: FileOrigin;
+      /** false for a project file that is not trusted: some of its keys were ignored */
+      trusted: boolean;
+      /** keys dropped from an untrusted project file */
+      ignored: string[];
+      /** keys neither tfo-mcp nor the Python server knows (typos) */
+      unknown: UnknownKey[];
+      warnings: string[];
+      /** said at debug level only: keys the Python server had but never used */
+      inert: string[];
+    }
   | { ok: false; problems: ConfigProblem[]; file: string | undefined };
 
 export type LoadOptions = {
@@ -20,18 +40,26 @@ export type LoadOptions = {
   env?: Record<string, string | undefined>;
   cwd?: string;
   home?: string;
+  /** the system-wide file; a parameter so tests need not write to /etc */
+  systemFile?: string;
 };
 
+export const SYSTEM_CONFIG = "/etc/tfo-mcp/config.yaml";
+type Candidate = { path: string; origin: FileOrigin };
+
 /** Where the YAML file comes from, in order; the first that exists wins. An explicit one must exist. */
-export function configFileCandidates(opts: { file?: string; env: Record<string, string | undefined>; cwd: string; home: string }) {
-  if (opts.file) return { explicit: resolve(opts.cwd, opts.file), candidates: [] as string[] };
+export function configFileCandidates(opts: { file?: string; env: Record<string, string | undefined>; cwd: string; home: string; systemFile?: string }) {
+  if (opts.file) return { explicit: { path: resolve(opts.cwd, expandHome(opts.file, opts.home)), origin: "flag" } as Candidate, candidates: [] as Candidate[] };
   const fromEnv = opts.env.TELEMETRYFLOW_MCP_CONFIG;
-  if (fromEnv) return { explicit: resolve(opts.cwd, fromEnv), candidates: [] as string[] };
+  if (fromEnv) return { explicit: { path: resolve(opts.cwd, expandHome(fromEnv, opts.home)), origin: "env" } as Candidate, candidates: [] as Candidate[] };
   const xdg = opts.env.XDG_CONFIG_HOME || join(opts.home, ".config");
-  return {
-    explicit: undefined,
-    candidates: [join(opts.cwd, "tfo-mcp.yaml"), join(opts.cwd, "configs", "tfo-mcp.yaml"), join(xdg, "tfo-mcp", "config.yaml")],
-  };
+  const candidates: Candidate[] = [
+    { path: join(opts.cwd, "tfo-mcp.yaml"), origin: "project" },
+    { path: join(opts.cwd, "configs", "tfo-mcp.yaml"), origin: "project" },
+    { path: join(xdg, "tfo-mcp", "config.yaml"), origin: "user" },
+  ];
+  if (process.platform !== "win32") candidates.push({ path: opts.systemFile ?? SYSTEM_CONFIG, origin: "system" });
+  return { explicit: undefined, candidates };
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -71,20 +99,38 @@ export function describeIssues(issues: v.BaseIssue<unknown>[], sources: Record<s
   });
 }
 
-/** Keys the schema does not know: a typo in YAML should be visible, not silently dropped. */
-export function unknownKeys(input: Record<string, unknown>): string[] {
-  const shape = configSchema.entries as Record<string, v.GenericSchema>;
+/** Every key path the schema defines ("server.name", …). */
+export function knownKeyPaths(): string[] {
   const out: string[] = [];
-  for (const [s, section] of Object.entries(input)) {
-    const schema = shape[s];
-    if (!schema) {
-      out.push(s);
-      continue;
-    }
+  for (const [s, schema] of Object.entries(configSchema.entries as Record<string, v.GenericSchema>)) {
     const inner = (schema as unknown as { wrapped: { entries: Record<string, unknown> } }).wrapped.entries;
-    if (isPlainObject(section)) for (const k of Object.keys(section)) if (!(k in inner)) out.push(`${s}.${k}`);
+    for (const k of Object.keys(inner)) out.push(`${s}.${k}`);
   }
   return out;
+}
+
+/**
+ * Keys the schema does not know. Those the Python server defined (and never used) are
+ * inert: accepted quietly. The rest are typos, with the nearest known key as a suggestion.
+ */
+export function unknownKeys(input: Record<string, unknown>): { unknown: UnknownKey[]; inert: string[] } {
+  const known = new Set(knownKeyPaths());
+  const sections = new Set([...known].map((k) => k.split(".")[0]!));
+  const unknown: UnknownKey[] = [];
+  const inert: string[] = [];
+  const note = (key: string) => {
+    if (isUpstreamKey(key)) inert.push(key);
+    else unknown.push({ key, suggestion: nearest(key, key.includes(".") ? [...known, ...UPSTREAM_ONLY_KEYS] : [...sections]) });
+  };
+  for (const [s, section] of Object.entries(input)) {
+    if (!sections.has(s)) {
+      if (UPSTREAM_ONLY_SECTIONS.has(s)) inert.push(s);
+      else note(s);
+      continue;
+    }
+    if (isPlainObject(section)) for (const k of Object.keys(section)) if (!known.has(`${s}.${k}`)) note(`${s}.${k}`);
+  }
+  return { unknown, inert };
 }
 
 /** A relative root in a config file means a folder beside the file, not beside wherever the server starts. */
@@ -99,21 +145,29 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const home = opts.home ?? homedir();
-  const { explicit, candidates } = configFileCandidates({ file: opts.file, env, cwd, home });
-  let file: string | undefined;
+  const { explicit, candidates } = configFileCandidates({ file: opts.file, env, cwd, home, systemFile: opts.systemFile });
   let fromFile: Partial = {};
   const warnings: string[] = [];
+  let unknown: UnknownKey[] = [];
+  let inert: string[] = [];
+  let ignored: string[] = [];
+  let trusted = true;
 
-  if (explicit && !existsSync(explicit)) {
-    return { ok: false, file: explicit, problems: [{ path: "(file)", message: `config file not found: ${explicit}` }] };
+  if (explicit && !existsSync(explicit.path)) {
+    const via = explicit.origin === "env" ? " (from TELEMETRYFLOW_MCP_CONFIG)" : "";
+    return { ok: false, file: explicit.path, problems: [{ path: "(file)", message: `config file not found: ${explicit.path}${via}` }] };
   }
-  file = explicit ?? candidates.find((c) => existsSync(c));
+  const found = explicit ?? candidates.find((c) => existsSync(c.path));
+  const file = found?.path;
+  const origin = found?.origin;
   if (file) {
     let parsed: unknown;
+    let text = "";
     try {
+      text = readFileSync(file, "utf8");
       // YAML is only loaded when there is a file: start-up without one stays lean.
       const { parse } = await import("yaml");
-      parsed = parse(readFileSync(file, "utf8"));
+      parsed = parse(text);
     } catch (error) {
       const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
       return { ok: false, file, problems: [{ path: "(file)", message: `cannot read ${file}: ${reason}` }] };
@@ -123,7 +177,21 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
       return { ok: false, file, problems: [{ path: "(root)", message: `${file}: expected a mapping of sections (server:, claude:, …), got ${describe(parsed)}` }] };
     }
     fromFile = rootsRelativeTo(parsed as Partial, dirname(file), home);
-    for (const key of unknownKeys(parsed)) warnings.push(`${file}: unknown key "${key}" ignored`);
+    ({ unknown, inert } = unknownKeys(parsed));
+    for (const { key, suggestion } of unknown) warnings.push(`${file}: unknown key "${key}" ignored${suggestion ? ` (did you mean "${suggestion}"?)` : ""}`);
+    if (origin === "project" && !isTrusted(trustListPath(env, home), file, text)) {
+      trusted = false;
+      const view = untrustedView(fromFile, dirname(file), home);
+      fromFile = view.kept;
+      // Keys the schema drops anyway (inert upstream keys, typos) are not news.
+      const known = new Set(knownKeyPaths());
+      ignored = view.ignored.filter((k) => known.has(k));
+      if (ignored.length) {
+        warnings.push(
+          `${file} came with the project in this folder and is not trusted, so these keys in it were ignored: ${ignored.join(", ")}. If you wrote it, trust it with \`tfo-mcp trust ${file}\` (or pass it with --config).`,
+        );
+      }
+    }
   }
 
   const fromEnv = configFromEnv(env, delimiter);
@@ -131,5 +199,5 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   const merged = mergeLayers(fromFile, fromEnv.values, opts.flags ?? {});
   const result = v.safeParse(configSchema, merged);
   if (!result.success) return { ok: false, file, problems: describeIssues(result.issues, fromEnv.sources, file) };
-  return { ok: true, config: result.output, file, warnings };
+  return { ok: true, config: result.output, file, origin, trusted, ignored, unknown, inert, warnings };
 }

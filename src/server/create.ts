@@ -10,6 +10,7 @@ import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prom
 import { ResourceError, type Resource, type ResourceContext, type ResourceTemplate, type Stats } from "../resources/define.ts";
 import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
 import { ToolError } from "../tools/define.ts";
+import { offeredTools } from "../tools/index.ts";
 import { VERSION } from "../version.ts";
 import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
@@ -45,7 +46,7 @@ export function createServer(deps: ServerDeps) {
   let workspace = deps.workspace;
   let rootsReady: Promise<void> = Promise.resolve();
   const mcp = config.mcp;
-  const tools = mcp.enable_tools ? deps.tools.filter((t) => t.name !== "execute_command" || config.commands.enabled) : [];
+  const tools = offeredTools(deps.tools, config);
   const resources = mcp.enable_resources ? deps.resources : [];
   const templates = mcp.enable_resources ? deps.resourceTemplates : [];
   const prompts = mcp.enable_prompts ? deps.prompts : [];

@@ -11,12 +11,11 @@ import { tools } from "../tools/index.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { connectServer } from "./connect.ts";
 import { createServer } from "./create.ts";
+import { httpExposureProblem, isLoopback } from "./exposure.ts";
 import { sharedStore } from "./serve.ts";
 
 export const MCP_PATH = "/mcp";
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
-
-export const isLoopback = (host: string) => LOOPBACK.has(host) || host.startsWith("127.");
+export { isLoopback };
 
 /** Pure: may a browser page from `origin` talk to us? No Origin (a non-browser client) is fine. */
 export function originAllowed(origin: string | null, allowed: string[], bindHost: string): boolean {
@@ -69,9 +68,8 @@ export type HttpServer = { url: string; stop(): Promise<void> };
 export async function serveHttp(config: Config, log: Logger, workspace: Workspace): Promise<HttpServer | { error: string }> {
   const { host, port } = config.server;
   const { api_keys: keys, allowed_origins: origins, rate_limit } = config.http;
-  if (!isLoopback(host) && keys.length === 0) {
-    return { error: `refusing to serve http on ${host} without http.api_keys: anyone who can reach it could read and run things in ${workspace.roots.join(", ")}. Set http.api_keys (TELEMETRYFLOW_MCP_HTTP__API_KEYS) or bind to 127.0.0.1.` };
-  }
+  const exposed = httpExposureProblem({ ...config, server: { ...config.server, transport: "http" } }, workspace.roots);
+  if (exposed) return { error: exposed };
   const storage = sharedStore(config);
   const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; end: () => Promise<void> }>();
   const limited = rateLimiter(rate_limit);

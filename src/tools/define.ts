@@ -60,8 +60,10 @@ export type Tool<I = unknown> = {
   annotations: Annotations;
   /** Tools that enforce their own deadline (execute_command, claude_conversation) opt out of mcp.tool_timeout. */
   ownTimeout?: boolean;
-  /** Tools that write: refused as a whole when workspace.read_only is set. */
+  /** Tools that write: not offered (and refused) when workspace.read_only is set. */
   writes?: boolean;
+  /** Whether the server offers this tool under this config (default: yes). */
+  offered?: (config: Config) => boolean;
   run(args: I, ctx: ToolContext): Promise<ToolOutput>;
 };
 
