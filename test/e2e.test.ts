@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { connectBinary, resourceText, textOf, type Connected } from "./helpers/client.ts";
 import { initializedPeer, rawPeer } from "./helpers/raw.ts";
 import { tempDir } from "./helpers/tmp.ts";
-import { binary } from "./helpers/binary.ts";
+import { binary, runBinary } from "./helpers/binary.ts";
 
 const base = tempDir("tfo-e2e-");
 const root = join(base.path, "project");
@@ -156,6 +156,18 @@ describe("hostile input on stdin", () => {
     expect(readdirSync(sentinel)).toEqual(["keep.txt"]);
     expect(readFileSync(join(sentinel, "keep.txt"), "utf8")).toBe("untouched");
     expect(existsSync(join(base.path, "project-evil"))).toBe(false);
+  });
+
+  test("a final request without a newline, then stdin closed: it is answered", async () => {
+    const lines = [
+      '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"script","version":"1"}}}',
+      '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"last words"}}}',
+    ];
+    const r = await runBinary(["serve", "--root", root], { stdin: lines.join("\n") });
+    expect(r.code).toBe(0);
+    const answers = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(answers.find((a) => a.id === 2)?.result.content[0].text).toBe("Echo: last words");
   });
 
   test("stdin closed mid-call: the running call is answered, then a clean exit", async () => {

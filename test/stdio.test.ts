@@ -110,6 +110,26 @@ describe("stdio transport", () => {
     expect(h.received).toHaveLength(2);
   });
 
+  test("a last request without a newline before EOF is answered; a half-discarded over-long one is not", async () => {
+    const h = harness({ drainMs: 5000 });
+    await h.transport.start();
+    h.input.write('{"jsonrpc":"2.0","id":1,"method":"ping"}\n{"jsonrpc":"2.0","id":2,"method":"last"}');
+    h.input.end();
+    await tick();
+    expect(h.received.map((m) => m.id)).toEqual([1, 2]);
+    expect(h.isClosed()).toBe(false);
+    await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
+    await h.transport.send({ jsonrpc: "2.0", id: 2, result: {} });
+    expect(h.isClosed()).toBe(true);
+    const junk = harness({ maxLineBytes: 10 });
+    await junk.transport.start();
+    junk.input.write("x".repeat(50));
+    junk.input.end();
+    await tick();
+    expect(junk.received).toEqual([]);
+    expect(junk.lines).toHaveLength(1);
+  });
+
   test("EOF waits for running requests, then closes", async () => {
     const h = harness({ drainMs: 5000 });
     await h.transport.start();

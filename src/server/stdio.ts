@@ -85,6 +85,10 @@ export function createStdioTransport({ input = process.stdin, output = process.s
   // stdin ended (the client is gone, or a script piped its requests in): answer what is
   // already running, for a while, then close, which aborts the rest.
   function drainThenClose() {
+    // A last request written without a newline before stdin closed is still a request.
+    if (pending.length && !discarding) handleLine(Buffer.concat(pending));
+    pending = [];
+    pendingBytes = 0;
     inputEnded = true;
     if (inFlight.size === 0) return close();
     setTimeout(close, drainMs).unref?.();
