@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { writeFileSync } from "node:fs";
 import { connectBinary, textOf, type Connected } from "./helpers/client.ts";
 import { startFakeAnthropic } from "./helpers/fake-anthropic.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -72,6 +73,21 @@ describe("claude_conversation with an API key", () => {
     fake.queue(...Array.from({ length: 4 }, () => ({ kind: "status", status: 500, retryAfterMs: 5 }) as const));
     const r = await ask({ message: "x" });
     expect(textOf(r)).toBe("Claude API server error (500) after retries; try again shortly.");
+  });
+  test("an upstream error body that repeats the Authorization header does not carry the key to the client", async () => {
+    fake.queue({ kind: "status", status: 400, message: `bad request; headers were authorization: Bearer ${KEY}, x-api-key: ${KEY}` });
+    const r = await ask({ message: "x" });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain("Claude API rejected the request: bad request; headers were authorization: Bearer ***");
+    expect(JSON.stringify(r)).not.toContain(KEY);
+  });
+  test("a file or a command output holding the key reaches the client with the key scrubbed", async () => {
+    writeFileSync(`${dir.path}/.env`, `ANTHROPIC_API_KEY=${KEY}\nOTHER=1\n`);
+    const read = await c.client.callTool({ name: "read_file", arguments: { path: ".env" } });
+    expect(textOf(read)).toBe("ANTHROPIC_API_KEY=***\nOTHER=1\n");
+    const run = await c.client.callTool({ name: "execute_command", arguments: { command: "cat .env" } });
+    expect(JSON.stringify(run)).not.toContain(KEY);
+    expect(JSON.stringify(await c.client.readResource({ uri: `file://${dir.path}/.env` }))).not.toContain(KEY);
   });
   test("a malformed body is an error result, not a crash", async () => {
     fake.queue({ kind: "malformed" });

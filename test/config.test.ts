@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { maskSecrets, renderConfigTemplate, secretValues } from "../src/config/describe.ts";
+import { maskSecrets, maskUrlCredentials, renderConfigTemplate, secretValues } from "../src/config/describe.ts";
 import { coerce, configFromEnv, keyPathFor } from "../src/config/env.ts";
 import { loadConfig, mergeLayers } from "../src/config/load.ts";
 import { defaults } from "../src/config/schema.ts";
@@ -356,5 +356,31 @@ describe("project config files are untrusted until trusted", () => {
     ] as const) {
       expect(r.ok && [r.origin, r.trusted, r.config.claude.base_url]).toEqual([origin, true, "http://gateway.internal"]);
     }
+  });
+});
+
+describe("secrets inside URLs and in error messages", () => {
+  test("a password inside any URL is masked and listed for redaction", () => {
+    const config = {
+      ...defaults,
+      claude: { ...defaults.claude, base_url: "https://user:gateway-pass@gw.example/v1" },
+      telemetry: { ...defaults.telemetry, endpoint: "https://tokenonly123@collector.example:4318" },
+    };
+    const masked = maskSecrets(config);
+    expect(masked.claude.base_url).toBe("https://user:********@gw.example/v1");
+    expect(masked.telemetry.endpoint).toBe("https://********@collector.example:4318");
+    expect(secretValues(config)).toEqual(expect.arrayContaining(["gateway-pass", "tokenonly123"]));
+    expect(maskUrlCredentials("https://gw.example/v1")).toBe("https://gw.example/v1");
+    expect(maskUrlCredentials("not a url user:pw@x")).toBe("not a url user:pw@x");
+  });
+  test("a malformed secret is refused without echoing it; a bad URL value is shown masked", async () => {
+    let r = await load({ env: { TELEMETRYFLOW_MCP_HTTP__API_KEYS: "[tfo_live_secret_value" } });
+    expect(!r.ok && r.problems[0]!.message).toBe(
+      "http.api_keys: got a string of 22 characters (not shown: it is a secret); expected Array (from TELEMETRYFLOW_MCP_HTTP__API_KEYS)",
+    );
+    r = await load({ env: { TELEMETRYFLOW_MCP_HTTP__API_KEYS: '["ok", 5]' } });
+    expect(!r.ok && r.problems[0]!.message).not.toContain("ok");
+    r = await load({ env: { TELEMETRYFLOW_MCP_STORAGE__URL: "postgres://app:dbpass@db/x" } });
+    expect(!r.ok && r.problems[0]!.message).not.toContain("dbpass");
   });
 });

@@ -57,31 +57,57 @@ export function envNameFor(path: string): string {
 
 const MASK = "********";
 
-function isSecret(path: string) {
-  return (SECRET_KEYS as readonly string[]).includes(path);
+/** A secret key, or an item of one ("http.api_keys.0", as valibot names list items). */
+export function isSecret(path: string) {
+  return (SECRET_KEYS as readonly string[]).some((key) => path === key || path.startsWith(`${key}.`));
 }
 
-/** A copy of the config with every secret replaced: safe to print, log or serve. */
+// scheme://user:password@host — the password (or a lone user, which is often a token) is a secret.
+const URL_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i;
+
+/** `https://user:pw@host/x` → `https://user:********@host/x`; anything else unchanged. */
+export function maskUrlCredentials(value: string): string {
+  return value.replace(URL_CREDENTIALS, (_all, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(":");
+    return `${scheme}${colon === -1 ? MASK : `${userinfo.slice(0, colon)}:${MASK}`}@`;
+  });
+}
+
+/** The secret part of a URL's userinfo, if it has one. */
+function urlCredential(value: string): string | undefined {
+  const userinfo = URL_CREDENTIALS.exec(value)?.[2];
+  if (!userinfo) return undefined;
+  const colon = userinfo.indexOf(":");
+  const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1);
+  return secret === "" ? undefined : secret;
+}
+
+const eachLeaf = (config: Config, fn: (path: string, value: unknown) => void) => {
+  for (const [s, section] of Object.entries(config)) for (const [k, value] of Object.entries(section as Record<string, unknown>)) fn(`${s}.${k}`, value);
+};
+
+/** A copy of the config with every secret replaced, passwords inside URLs too: safe to print, log or serve. */
 export function maskSecrets(config: Config): Config {
   const out: Record<string, Record<string, unknown>> = {};
-  for (const [s, section] of Object.entries(config)) {
-    out[s] = {};
-    for (const [k, value] of Object.entries(section as Record<string, unknown>)) {
-      const set = Array.isArray(value) ? value.length > 0 : value !== "";
-      out[s][k] = isSecret(`${s}.${k}`) && set ? (Array.isArray(value) ? value.map(() => MASK) : MASK) : value;
-    }
-  }
+  eachLeaf(config, (path, value) => {
+    const [s = "", k = ""] = path.split(".");
+    const set = Array.isArray(value) ? value.length > 0 : value !== "";
+    const mask = (x: unknown) => (typeof x === "string" ? maskUrlCredentials(x) : x);
+    (out[s] ??= {})[k] = isSecret(path) && set ? (Array.isArray(value) ? value.map(() => MASK) : MASK) : Array.isArray(value) ? value.map(mask) : mask(value);
+  });
   return out as Config;
 }
 
-/** Every secret value in the config, for the logger's redaction. */
+/** Every secret value in the config (keys, and passwords inside any URL), for redaction of what leaves the server. */
 export function secretValues(config: Config): string[] {
   const out: string[] = [];
-  for (const path of SECRET_KEYS) {
-    const [s = "", k = ""] = path.split(".");
-    const value = (config as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
-    for (const item of Array.isArray(value) ? value : [value]) if (typeof item === "string" && item.length >= 4) out.push(item);
-  }
+  eachLeaf(config, (path, value) => {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item !== "string") continue;
+      const secret = isSecret(path) ? item : urlCredential(item);
+      if (secret && secret.length >= 4 && !out.includes(secret)) out.push(secret);
+    }
+  });
   return out;
 }
 

@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import * as v from "valibot";
 import { expandHome } from "../workspace/roots.ts";
+import { isSecret, maskUrlCredentials } from "./describe.ts";
 import { configFromEnv, type Partial } from "./env.ts";
 import { nearest } from "./nearest.ts";
 import { isTrusted, trustListPath, untrustedView } from "./trust.ts";
@@ -81,10 +82,15 @@ export function mergeLayers(...layers: Partial[]): Record<string, unknown> {
   return out;
 }
 
-function describe(value: unknown): string {
+function describe(value: unknown, secret = false): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
+  // A secret's value is never echoed, not even a malformed one: it may be the real key.
+  if (typeof value === "string" && secret) return `a string of ${value.length} characters (not shown: it is a secret)`;
+  if (typeof value === "string") {
+    const shown = maskUrlCredentials(value);
+    return `the string ${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown)}`;
+  }
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }
@@ -95,7 +101,7 @@ export function describeIssues(issues: v.BaseIssue<unknown>[], sources: Record<s
     const path = v.getDotPath(issue) ?? "(root)";
     const origin = sources[path] ? ` (from ${sources[path]})` : file ? ` (from ${file})` : "";
     const expected = issue.expected ? `expected ${issue.expected}` : issue.message;
-    return { path, message: `${path}: got ${describe(issue.input)}; ${expected}${origin}` };
+    return { path, message: `${path}: got ${describe(issue.input, isSecret(path))}; ${expected}${origin}` };
   });
 }
 

@@ -5,7 +5,8 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { ErrorCode, RootsListChangedNotificationSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config/schema.ts";
-import type { Logger } from "../log.ts";
+import { secretValues } from "../config/describe.ts";
+import { type Logger, redactor } from "../log.ts";
 import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prompts/index.ts";
 import { ResourceError, type Resource, type ResourceContext, type ResourceTemplate, type Stats } from "../resources/define.ts";
 import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
@@ -79,6 +80,16 @@ export function createServer(deps: ServerDeps) {
     });
   }
   const deadlines = deadlineWatch();
+  // No configured secret leaves the server: not in a file read, a command's output, or an
+  // upstream error body that repeats the Authorization header.
+  const secrets = secretValues(config);
+  const redact = redactor(secrets);
+  const scrubbed = <T>(result: T): T => {
+    if (secrets.length === 0) return result;
+    const json = JSON.stringify(result);
+    const clean = redact(json);
+    return clean === json ? result : (JSON.parse(clean) as T);
+  };
   const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal, store });
   let clientLogLevel: (typeof LEVELS)[number] | undefined;
   let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
@@ -186,7 +197,7 @@ export function createServer(deps: ServerDeps) {
       const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" };
       log.info("tool call", audit);
       notifyClient(out.isError ? "warning" : "info", audit);
-      return toCallResult(out, negotiated >= STRUCTURED_SINCE);
+      return scrubbed(toCallResult(out, negotiated >= STRUCTURED_SINCE));
     },
 
     async "resources/list"() {
@@ -203,10 +214,10 @@ export function createServer(deps: ServerDeps) {
       const ctx = resourceContext(extra.signal);
       try {
         const fixed = resources.find((r) => r.uri === uri);
-        if (fixed) return { contents: [await fixed.read(ctx)] };
+        if (fixed) return scrubbed({ contents: [await fixed.read(ctx)] });
         for (const template of templates) {
           const vars = template.match(uri);
-          if (vars) return { contents: [await template.read(uri, vars, ctx)] };
+          if (vars) return scrubbed({ contents: [await template.read(uri, vars, ctx)] });
         }
       } catch (error) {
         if (error instanceof ResourceError) throw rpcError(error.code === "not_found" ? -32002 : ErrorCode.InvalidParams, error.message, { uri });
@@ -282,7 +293,12 @@ export function createServer(deps: ServerDeps) {
       throw rpcError(ErrorCode.InvalidRequest, `Send initialize before ${request.method}.`);
     }
     const params = request.params as Record<string, unknown> | undefined;
-    return handler(params ?? {}, extra as unknown as Extra) as never;
+    try {
+      return (await handler(params ?? {}, extra as unknown as Extra)) as never;
+    } catch (error) {
+      if (error instanceof Error) error.message = redact(error.message);
+      throw error;
+    }
   };
 
   /** Records the session's end (and its start, if storage never opened). Storage stays open: it may be shared. */
