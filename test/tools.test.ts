@@ -328,10 +328,14 @@ describe("system_info", () => {
 });
 
 describe("read-only workspace", () => {
-  test("every writing tool is refused; reading works", async () => {
+  test("writing tools are not listed, a call says why; reading works", async () => {
     const s = await inProcess({ roots: [root], config: { workspace: { read_only: true } } });
+    const listed = (await s.client.listTools()).tools.map((t) => t.name);
+    expect(listed).not.toContain("write_file");
+    expect(listed).not.toContain("execute_command");
     const r = (await s.client.callTool({ name: "write_file", arguments: { path: "ro.txt", content: "x" } })) as Result;
-    expect(text(r)).toBe("write_file is refused: the workspace is read-only (workspace.read_only is true).");
+    expect(r.isError).toBe(true);
+    expect(text(r)).toBe("write_file is not offered: the workspace is read-only (workspace.read_only is true).");
     const c = (await s.client.callTool({ name: "execute_command", arguments: { command: "touch ro2.txt" } })) as Result;
     expect(c.isError).toBe(true);
     expect(existsSync(join(root, "ro.txt")) || existsSync(join(root, "ro2.txt"))).toBe(false);

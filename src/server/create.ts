@@ -11,7 +11,7 @@ import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prom
 import { ResourceError, type Resource, type ResourceContext, type ResourceTemplate, type Stats } from "../resources/define.ts";
 import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
 import { ToolError } from "../tools/define.ts";
-import { offeredTools } from "../tools/index.ts";
+import { offeredTools, whyNotOffered } from "../tools/index.ts";
 import { VERSION } from "../version.ts";
 import type { Store } from "../store/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
@@ -180,6 +180,9 @@ export function createServer(deps: ServerDeps) {
     async "tools/call"(params, extra) {
       const { name, arguments: args } = parseParams(p.callTool, params, "tools/call");
       const tool = toolsByName.get(name);
+      // A tool this config hides (read-only, commands off) answers why, as a result the model can read.
+      const hidden = tool ? undefined : deps.tools.find((t) => t.name === name);
+      if (hidden && mcp.enable_tools) return toCallResult(errorResult(whyNotOffered(hidden, config) ?? `${name} is not offered.`), false);
       if (!tool) throw invalidParams(`Unknown tool: ${JSON.stringify(name)}. Available tools: ${[...toolsByName.keys()].join(", ")}.`);
       const started = performance.now();
       stats.toolCalls++;

@@ -27,5 +27,13 @@ export const tools = [
  */
 export function offeredTools(all: readonly Tool[], config: Config): Tool[] {
   if (!config.mcp.enable_tools) return [];
-  return all.filter((t) => (t.offered?.(config) ?? true) && !(t.writes && config.workspace.read_only) && (t.name !== "execute_command" || config.commands.enabled));
+  return all.filter((t) => whyNotOffered(t, config) === undefined);
+}
+
+/** Why a tool is not offered under this config, as a sentence; undefined when it is. */
+export function whyNotOffered(tool: Tool, config: Config): string | undefined {
+  if (tool.writes && config.workspace.read_only) return `${tool.name} is not offered: the workspace is read-only (workspace.read_only is true).`;
+  if (tool.name === "execute_command" && !config.commands.enabled) return "execute_command is not offered: commands are disabled on this server (commands.enabled is false).";
+  if (tool.offered && !tool.offered(config)) return `${tool.name} is not offered under this server's configuration.`;
+  return undefined;
 }
