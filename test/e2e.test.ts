@@ -63,6 +63,16 @@ describe("every tool from an SDK client", () => {
     const info = await c.client.callTool({ name: "system_info", arguments: {} });
     expect((info.structuredContent as { cwd: string }).cwd).toBe(root);
   });
+  test("system_info: the user comes from the OS when USER is unset; roots are absolute", async () => {
+    const bare = await connectBinary({ cwd: root, env: { USER: "", LOGNAME: "" } });
+    try {
+      const data = (await bare.client.callTool({ name: "system_info", arguments: {} })).structuredContent as { user: string; workspace_roots: string[] };
+      expect(data.user).toBe(Bun.spawnSync(["id", "-un"]).stdout.toString().trim());
+      expect(data.workspace_roots).toEqual([root]);
+    } finally {
+      await bare.close();
+    }
+  });
   test("write_file, read_file, list_directory, search_files, execute_command", async () => {
     const w = await c.client.callTool({ name: "write_file", arguments: { path: "notes/todo.md", content: "- ship it\n", create_dirs: true } });
     expect(w.isError).toBeFalsy();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import * as v from "valibot";
 import { VERSION } from "../version.ts";
@@ -25,12 +26,30 @@ const output = v.object({
 const PLATFORM: Record<string, string> = { linux: "Linux", darwin: "Darwin", win32: "Windows", freebsd: "FreeBSD" };
 const MACHINE: Record<string, string> = { x64: "x86_64", arm64: process.platform === "linux" ? "aarch64" : "arm64", ia32: "i386" };
 
-function userName(): string {
+/**
+ * As Python's getpass.getuser(), which upstream used: the login variables, then the OS's
+ * account of this uid. Bun's os.userInfo() reads $USER and says "unknown" without it (MCP
+ * clients often start servers with a bare environment), so the uid is looked up here.
+ */
+export function userName(env: Record<string, string | undefined> = process.env, uid = process.getuid?.()): string {
+  const fromEnv = env.LOGNAME || env.USER || env.LNAME || env.USERNAME;
+  if (fromEnv) return fromEnv;
+  if (uid === undefined) return "";
   try {
-    return os.userInfo().username;
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const [name, , id] = line.split(":");
+      if (name && id === String(uid)) return name;
+    }
   } catch {
-    return process.env.USER ?? process.env.USERNAME ?? "";
+    // no /etc/passwd (a minimal container): ask id(1) below
   }
+  try {
+    const r = Bun.spawnSync(["id", "-un"], { stdout: "pipe", stderr: "ignore" });
+    if (r.exitCode === 0) return r.stdout.toString().trim();
+  } catch {
+    // no id(1) either
+  }
+  return String(uid);
 }
 
 export const systemInfo = defineTool({
