@@ -9,6 +9,7 @@ import { installClient, launcherOfThisProcess } from "./clients/install.ts";
 import { maskSecrets, renderConfigTemplate } from "./config/describe.ts";
 import type { Partial } from "./config/env.ts";
 import { configFileCandidates, loadConfig, type LoadedConfig } from "./config/load.ts";
+import { storageUrl, unavailableBackends } from "./config/schema.ts";
 import { nearest } from "./config/nearest.ts";
 import { trustFile, trustListPath } from "./config/trust.ts";
 import { resolveModel } from "./claude/models.ts";
@@ -66,6 +67,15 @@ async function configOrExit(file: string | undefined, flags: Partial = {}): Prom
     reportProblems(loaded);
     throw new Exit(1);
   }
+  const missing = unavailableBackends(loaded.config);
+  if (missing.length) {
+    reportProblems({
+      ok: false,
+      file: loaded.file,
+      problems: missing.map((m) => ({ path: m, message: `${m} is not available in this build of tfo-mcp (${VERSION}); remove it to use the built-in default` })),
+    });
+    throw new Exit(1);
+  }
   return loaded;
 }
 
@@ -98,6 +108,10 @@ const serve = defineCommand({
       err(`tfo-mcp: ${ws.error}. Pass an existing folder with --root or workspace.roots.`);
       throw new Exit(1);
     }
+    if (config.server.transport === "sse" || config.server.transport === "websocket") {
+      // Upstream documented these and served stdio; so does this build, saying so.
+      log.warn(`server.transport: ${config.server.transport} is not served by this build; serving stdio, as the Python server did`);
+    }
     if (config.server.transport === "http") {
       const { serveHttp } = await import("./server/http.ts");
       const http = await serveHttp(config, log, ws.workspace);
@@ -126,7 +140,7 @@ const validate = defineCommand({
   meta: { name: "validate", description: "Check the configuration: exit 0 with a summary, or 1 with each problem and its key" },
   args: { ...configArg },
   async run({ args }) {
-    const { config, file, warnings, unknown, ignored } = await configOrExit(args.config);
+    const { config, file, warnings, unknown, ignored, inert } = await configOrExit(args.config);
     const problems: string[] = [];
     for (const w of warnings) if (!w.includes("unknown key")) err(`warning: ${w}`);
     for (const { key, suggestion } of unknown) problems.push(`unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; neither tfo-mcp nor the Python server has it`);
@@ -147,6 +161,7 @@ const validate = defineCommand({
     out(
       `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${roots} (${ws.workspace.why}), Claude API key ${config.claude.api_key ? "set" : "not set"}.${untrusted}`,
     );
+    if (inert.length) out(`Accepted for compatibility with the Python server, not used by this build yet: ${inert.join(", ")}.`);
   },
 });
 
@@ -156,7 +171,7 @@ const info = defineCommand({
   async run({ args }) {
     const { config, file, origin, trusted, ignored } = await configOrExit(args.config);
     const ws = await workspaceFor(config, process.cwd());
-    const storage = parseStorageUrl(config.storage.url, process.cwd(), defaultDatabasePath());
+    const storage = parseStorageUrl(storageUrl(config), process.cwd(), defaultDatabasePath());
     const data = {
       name: "tfo-mcp",
       version: VERSION,
@@ -234,9 +249,9 @@ async function withStore<T>(configFile: string | undefined, fn: (store: Store) =
   const { config } = await configOrExit(configFile);
   let store: Store;
   try {
-    store = await openStore(config.storage.url);
+    store = await openStore(storageUrl(config));
   } catch (error) {
-    err(`tfo-mcp: cannot open storage (storage.url ${JSON.stringify(config.storage.url)}): ${(error as Error).message}`);
+    err(`tfo-mcp: cannot open storage (storage.url ${JSON.stringify(storageUrl(config))}): ${(error as Error).message}`);
     throw new Exit(1);
   }
   try {

@@ -117,3 +117,17 @@ test("trust records the project file; a changed file is untrusted again", async 
   expect(r.printed).toContain("is not trusted, so these keys in it were ignored: claude.base_url");
   expect(r.printed).toContain("Untrusted project file: ignored claude.base_url");
 });
+
+test.each([
+  ["storage.backend: postgres", "TELEMETRYFLOW_MCP_STORAGE__BACKEND", "postgres"],
+  ["cache.backend: redis", "TELEMETRYFLOW_MCP_CACHE__BACKEND", "redis"],
+])("a backend this build lacks (%s) stops start-up instead of falling back silently", async (what, name, value) => {
+  process.env[name] = value;
+  try {
+    const r = await runCaptured(["validate"]);
+    expect(r.code).toBe(1);
+    expect(r.printed).toContain(`${what} is not available in this build`);
+  } finally {
+    delete process.env[name];
+  }
+});

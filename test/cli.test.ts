@@ -75,12 +75,12 @@ describe("init-config, validate, info", () => {
   });
   test("validate: exit 1 with each problem and its key path", async () => {
     const bad = join(dir.path, "bad.yaml");
-    writeFileSync(bad, "claude:\n  max_tokens: many\n  temperature: 7\nlogging:\n  format: xml\n");
+    writeFileSync(bad, "claude:\n  max_tokens: many\n  temperature: -1\nlogging:\n  format: xml\n");
     const r = await runBinary(["validate", "--config", bad], { cwd: dir.path, env });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain('claude.max_tokens: got the string "many"; expected number');
-    expect(r.stderr).toContain("claude.temperature: got number 7; expected <=1");
+    expect(r.stderr).toContain("claude.temperature: got number -1; expected >=0");
     expect(r.stderr).toContain('logging.format: got the string "xml"; expected ("json" | "text")');
   });
   test("serve with a bad env value: exit 1, message on stderr, nothing on stdout", async () => {

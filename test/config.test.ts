@@ -155,7 +155,7 @@ describe("precedence: flags > env > YAML > defaults", () => {
 describe("bad values are refused with the key path, what came and what is accepted", () => {
   const cases: [string, Parameters<typeof loadConfig>[0], RegExp][] = [
     ["env number", { env: { TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS: "lots" } }, /claude\.max_tokens: got the string "lots"; expected number \(from TELEMETRYFLOW_MCP_CLAUDE__MAX_TOKENS\)/],
-    ["range", { env: { TELEMETRYFLOW_MCP_CLAUDE__TEMPERATURE: "3" } }, /claude\.temperature: got number 3; expected <=1/],
+    ["range", { env: { TELEMETRYFLOW_MCP_CLAUDE__MAX_RETRIES: "30" } }, /claude\.max_retries: got number 30; expected <=10/],
     ["enum", { env: { TELEMETRYFLOW_MCP_LOG_LEVEL: "loud" } }, /logging\.level: got the string "loud"; expected \("debug" \| "info"/],
     ["boolean", { env: { TELEMETRYFLOW_MCP_WORKSPACE__READ_ONLY: "sometimes" } }, /workspace\.read_only: got the string "sometimes"; expected boolean/],
     ["list", { env: { TELEMETRYFLOW_MCP_COMMANDS__DENY: "[1,2]" } }, /commands\.deny\.0: got number 1; expected string/],
@@ -186,9 +186,10 @@ describe("bad values are refused with the key path, what came and what is accept
     expect(r.ok && r.warnings).toEqual([`${file}: unknown key "claude.max_tokenz" ignored (did you mean "claude.max_tokens"?)`, `${file}: unknown key "extra" ignored`]);
     expect(r.ok && r.unknown).toEqual([{ key: "claude.max_tokenz", suggestion: "claude.max_tokens" }, { key: "extra", suggestion: undefined }]);
     // Keys the Python server defined and never used are accepted quietly.
-    writeFileSync(file, "server:\n  read_timeout: 300\nmcp:\n  max_message_size: 10\ncache:\n  redis_url: redis://localhost\n");
+    writeFileSync(file, "server:\n  read_timeout: 301\nmcp:\n  max_message_size: 10\ncache:\n  redis_url: redis://localhost:6379\n");
     r = await load({ cwd });
-    expect(r.ok && [r.warnings, r.unknown, r.inert]).toEqual([[], [], ["server.read_timeout", "mcp.max_message_size", "cache"]]);
+    // Inert keys at their default (the redis URL here) are not even mentioned.
+    expect(r.ok && [r.warnings, r.unknown, r.inert]).toEqual([[], [], ["server.read_timeout", "mcp.max_message_size"]]);
   });
 
   test("an explicit file that does not exist is an error, not a silent default", async () => {
@@ -274,7 +275,7 @@ describe("project config files are untrusted until trusted", () => {
     "",
   ].join("\n");
 
-  test("keys that widen access or send data elsewhere are ignored, each named, with the way to trust", async () => {
+  test("keys that widen access or send data elsewhere are ignored, each named, with the way to trust (a value equal to the default changes nothing and is not named)", async () => {
     const cwd = folder();
     mkdirSync(join(cwd, "sub"));
     writeFileSync(join(cwd, "tfo-mcp.yaml"), hostile);
@@ -288,17 +289,13 @@ describe("project config files are untrusted until trusted", () => {
         "claude.base_url",
         "claude.api_key",
         "workspace.roots",
-        "workspace.read_only",
-        "workspace.follow_symlinks",
         "workspace.max_read_bytes",
-        "commands.enabled",
         "commands.env_passthrough",
         "storage.url",
         "telemetry.enabled",
         "telemetry.endpoint",
         "http.api_keys",
         "server.transport",
-        "server.host",
         "logging.output",
       ].sort(),
     );

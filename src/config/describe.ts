@@ -4,15 +4,17 @@ import { type Config, defaults, SECRET_KEYS } from "./schema.ts";
 export const KEY_DOCS: Record<string, string> = {
   "server.name": "server name reported to clients",
   "server.version": "version reported to clients (empty: the binary's version)",
-  "server.transport": "stdio (the MCP client starts tfo-mcp) or http",
+  "server.transport": "stdio (the MCP client starts tfo-mcp) or http; sse and websocket (upstream's documented values) serve stdio with a warning",
   "server.debug": "debug logging (same as --debug)",
   "server.host": "address for the http transport",
   "server.port": "port for the http transport",
+  "server.read_timeout": "upstream key, accepted and not used",
+  "server.write_timeout": "upstream key, accepted and not used",
   "claude.api_key": "Anthropic API key; prefer the ANTHROPIC_API_KEY variable",
-  "claude.base_url": "Anthropic API base URL (gateways, proxies); ANTHROPIC_BASE_URL",
+  "claude.base_url": "Anthropic API base URL (gateways, proxies); ANTHROPIC_BASE_URL; null or empty: the default",
   "claude.default_model": "model used when claude_conversation gets none",
-  "claude.max_tokens": "default max_tokens per reply (1-128000)",
-  "claude.temperature": "default sampling temperature (0-1)",
+  "claude.max_tokens": "default max_tokens per reply (1-128000; above is clamped with a warning)",
+  "claude.temperature": "default sampling temperature (0-1; above 1 is clamped with a warning)",
   "claude.timeout": "seconds per API request",
   "claude.max_retries": "retries on 429, 529, 5xx and connection errors (0-10)",
   "claude.max_history_messages": "most earlier messages sent with a conversation turn (whole turns, newest kept)",
@@ -21,16 +23,39 @@ export const KEY_DOCS: Record<string, string> = {
   "mcp.enable_resources": "offer resources",
   "mcp.enable_prompts": "offer prompts",
   "mcp.enable_logging": "send log messages to the client after logging/setLevel",
+  "mcp.enable_sampling": "upstream key, accepted and not used (sampling is used when the client offers it)",
+  "mcp.max_message_size": "upstream key, accepted and not used (a line over 64 MiB is refused)",
   "mcp.tool_timeout": "seconds a tool call may take (execute_command and claude_conversation have their own: timeout, claude.timeout)",
-  "logging.level": "debug | info | warn | error | silent",
-  "logging.format": "text | json",
-  "logging.output": "stderr, or a file path to append to",
-  "telemetry.enabled": "TelemetryFlow export (accepted for compatibility; see README)",
-  "telemetry.api_key_id": "TelemetryFlow API key id",
-  "telemetry.api_key_secret": "TelemetryFlow API key secret",
-  "telemetry.endpoint": "TelemetryFlow endpoint",
-  "telemetry.service_name": "service name on telemetry",
+  "logging.level": "debug | info | warn | error | silent; Python's names (warning, critical) in any case too",
+  "logging.format": "json (structlog's fields, as upstream) | text",
+  "logging.output": "stderr, or a file path to append to (stdout only with the http transport)",
+  "telemetry.enabled": "TelemetryFlow export (TELEMETRYFLOW_ENABLED; accepted, see README)",
+  "telemetry.service_name": "service name on telemetry (upstream's, so dashboards keep working)",
+  "telemetry.service_version": "service version on telemetry (empty: this binary's version)",
+  "telemetry.service_namespace": "service namespace on telemetry",
   "telemetry.environment": "deployment environment on telemetry",
+  "telemetry.api_key": "TelemetryFlow single API key (Go SDK style)",
+  "telemetry.api_key_id": "TelemetryFlow API key id (tfk_…)",
+  "telemetry.api_key_secret": "TelemetryFlow API key secret (tfs_…)",
+  "telemetry.endpoint": "TelemetryFlow or OTLP collector endpoint",
+  "telemetry.protocol": "grpc | http",
+  "telemetry.insecure": "plain text to the endpoint (no TLS)",
+  "telemetry.timeout": "seconds per export",
+  "telemetry.compression": "gzip exports",
+  "telemetry.enable_traces": "export traces",
+  "telemetry.enable_metrics": "export metrics",
+  "telemetry.enable_logs": "export logs",
+  "telemetry.enable_exemplars": "attach exemplars to metrics",
+  "telemetry.batch_timeout_ms": "most milliseconds a batch waits",
+  "telemetry.batch_max_size": "most records per batch",
+  "telemetry.retry_enabled": "retry failed exports",
+  "telemetry.max_retries": "retries per export",
+  "telemetry.retry_backoff_ms": "first retry delay in milliseconds",
+  "telemetry.rate_limit": "most records per second",
+  "telemetry_mcp.enabled": "upstream key (its MCP-telemetry section), accepted and not used",
+  "telemetry_mcp.backend": "upstream key, accepted and not used",
+  "telemetry_mcp.otlp_endpoint": "upstream key, accepted and not used",
+  "telemetry_mcp.service_name": "upstream key, accepted and not used",
   "workspace.roots": "folders the tools may touch, ~ expanded, relative to the config file; --root replaces them (empty: the client's roots, else the current folder unless it is / or home)",
   "workspace.read_only": "refuse every writing tool",
   "workspace.max_read_bytes": "largest read in bytes (use offset/length or head/tail beyond it)",
@@ -44,7 +69,21 @@ export const KEY_DOCS: Record<string, string> = {
   "commands.max_output_bytes": "stdout and stderr are each cut at this many bytes",
   "commands.env_passthrough": "if not empty, only these variables (plus PATH, HOME, LANG, TERM, USER, SHELL, TMPDIR) reach commands",
   "commands.env_drop": "variables never passed to commands (secrets are always dropped)",
+  "storage.backend": "sqlite | memory | postgres (postgres uses database.postgres_url; not in this build yet)",
   "storage.url": "conversations and sessions: sqlite:PATH, or memory: (empty: sqlite in $XDG_DATA_HOME/tfo-mcp/tfo-mcp.db)",
+  "database.postgres_url": "PostgreSQL for storage.backend: postgres (a URL alone connects to nothing)",
+  "database.postgres_max_conns": "most PostgreSQL connections",
+  "database.postgres_min_conns": "PostgreSQL connections kept open",
+  "cache.backend": "memory | redis (redis uses cache.redis_url; not in this build yet)",
+  "cache.redis_url": "Redis for cache.backend: redis (a URL alone connects to nothing)",
+  "cache.cache_enabled": "cache what is worth caching",
+  "cache.cache_ttl": "seconds a cached entry lives",
+  "queue.backend": "none | nats (nats uses queue.nats_url; not in this build yet)",
+  "queue.nats_url": "NATS for queue.backend: nats (a URL alone connects to nothing)",
+  "queue.queue_enabled": "publish events when the backend is on",
+  "queue.queue_concurrency": "events published at once",
+  "analytics.backend": "none | clickhouse (clickhouse uses analytics.clickhouse_url; not in this build yet)",
+  "analytics.clickhouse_url": "ClickHouse for analytics.backend: clickhouse (a URL alone connects to nothing)",
   "http.api_keys": "bearer keys accepted by the http transport",
   "http.allowed_origins": "Origin values accepted by the http transport",
   "http.rate_limit": "requests per minute per client on http (0: off)",
@@ -98,12 +137,19 @@ export function maskSecrets(config: Config): Config {
   return out as Config;
 }
 
-/** Every secret value in the config (keys, and passwords inside any URL), for redaction of what leaves the server. */
+/**
+ * Every secret value in the config (keys, and passwords inside any URL), for redaction of
+ * what leaves the server. A default URL's password (upstream's localhost examples) is
+ * public, and scrubbing the word "telemetryflow" from every result would be noise.
+ */
 export function secretValues(config: Config): string[] {
   const out: string[] = [];
+  const fallback = defaults as unknown as Record<string, Record<string, unknown>>;
   eachLeaf(config, (path, value) => {
+    const [s = "", k = ""] = path.split(".");
     for (const item of Array.isArray(value) ? value : [value]) {
       if (typeof item !== "string") continue;
+      if (!isSecret(path) && item === fallback[s]?.[k]) continue;
       const secret = isSecret(path) ? item : urlCredential(item);
       if (secret && secret.length >= 4 && !out.includes(secret)) out.push(secret);
     }

@@ -5,11 +5,11 @@ import { delimiter, dirname, join, resolve } from "node:path";
 import * as v from "valibot";
 import { expandHome } from "../workspace/roots.ts";
 import { isSecret, maskUrlCredentials } from "./describe.ts";
+import { upstreamCompat } from "./compat.ts";
 import { configFromEnv, type Partial } from "./env.ts";
 import { nearest } from "./nearest.ts";
 import { isTrusted, trustListPath, untrustedView } from "./trust.ts";
-import { isUpstreamKey, UPSTREAM_ONLY_KEYS, UPSTREAM_ONLY_SECTIONS } from "./upstream-keys.ts";
-import { configSchema, type Config } from "./schema.ts";
+import { configSchema, type Config, defaults, isInert } from "./schema.ts";
 
 export type ConfigProblem = { path: string; message: string };
 /** Where the file came from: a project file (found in the working folder) is untrusted until `tfo-mcp trust`. */
@@ -105,6 +105,11 @@ export function describeIssues(issues: v.BaseIssue<unknown>[], sources: Record<s
   });
 }
 
+const defaultAt = (path: string): unknown => {
+  const [s = "", k = ""] = path.split(".");
+  return (defaults as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
+};
+
 /** Every key path the schema defines ("server.name", …). */
 export function knownKeyPaths(): string[] {
   const out: string[] = [];
@@ -116,25 +121,27 @@ export function knownKeyPaths(): string[] {
 }
 
 /**
- * Keys the schema does not know. Those the Python server defined (and never used) are
- * inert: accepted quietly. The rest are typos, with the nearest known key as a suggestion.
+ * Keys the schema does not know (typos, with the nearest known key as a suggestion), and
+ * the known keys this build accepts but does not act on (inert: said quietly).
  */
 export function unknownKeys(input: Record<string, unknown>): { unknown: UnknownKey[]; inert: string[] } {
-  const known = new Set(knownKeyPaths());
-  const sections = new Set([...known].map((k) => k.split(".")[0]!));
+  const known = knownKeyPaths();
+  const knownSet = new Set(known);
+  const sections = [...new Set(known.map((k) => k.split(".")[0]!))];
   const unknown: UnknownKey[] = [];
   const inert: string[] = [];
-  const note = (key: string) => {
-    if (isUpstreamKey(key)) inert.push(key);
-    else unknown.push({ key, suggestion: nearest(key, key.includes(".") ? [...known, ...UPSTREAM_ONLY_KEYS] : [...sections]) });
-  };
   for (const [s, section] of Object.entries(input)) {
-    if (!sections.has(s)) {
-      if (UPSTREAM_ONLY_SECTIONS.has(s)) inert.push(s);
-      else note(s);
+    if (!sections.includes(s)) {
+      unknown.push({ key: s, suggestion: nearest(s, sections) });
       continue;
     }
-    if (isPlainObject(section)) for (const k of Object.keys(section)) if (!known.has(`${s}.${k}`)) note(`${s}.${k}`);
+    if (!isPlainObject(section)) continue;
+    for (const k of Object.keys(section)) {
+      const path = `${s}.${k}`;
+      if (!knownSet.has(path)) unknown.push({ key: path, suggestion: nearest(path, known) });
+      // An inert key left at its default (as init-config writes it) is not worth a word.
+      else if (isInert(path) && JSON.stringify((section as Record<string, unknown>)[k]) !== JSON.stringify(defaultAt(path))) inert.push(path);
+    }
   }
   return { unknown, inert };
 }
@@ -202,8 +209,11 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
 
   const fromEnv = configFromEnv(env, delimiter);
   warnings.push(...fromEnv.warnings);
+  inert.push(...fromEnv.inert);
   const merged = mergeLayers(fromFile, fromEnv.values, opts.flags ?? {});
-  const result = v.safeParse(configSchema, merged);
+  const compat = upstreamCompat(merged as Partial, (merged.server as Record<string, unknown> | undefined)?.transport as string | undefined);
+  warnings.push(...compat.warnings);
+  const result = v.safeParse(configSchema, compat.values);
   if (!result.success) return { ok: false, file, problems: describeIssues(result.issues, fromEnv.sources, file) };
   return { ok: true, config: result.output, file, origin, trusted, ignored, unknown, inert, warnings };
 }

@@ -18,18 +18,26 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 const section = <T extends v.ObjectEntries>(entries: T) =>
   v.optional(v.object(entries), () => ({}) as v.InferInput<v.ObjectSchema<T, undefined>>);
 
+const port = (fallback: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65_535)), fallback);
+const count = (fallback: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), fallback);
+const milliseconds = (fallback: number) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3_600_000)), fallback);
+
 export const configSchema = v.object({
   server: section({
     name: str("TelemetryFlow-MCP"),
     version: str(""),
-    transport: v.optional(v.picklist(["stdio", "http"]), "stdio"),
+    // sse and websocket were documented upstream (and served as stdio there).
+    transport: v.optional(v.picklist(["stdio", "http", "sse", "websocket"]), "stdio"),
     debug: bool(false),
     host: str("127.0.0.1"),
-    port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65_535)), 8080),
+    port: port(8080),
+    read_timeout: seconds(300),
+    write_timeout: seconds(60),
   }),
   claude: section({
     api_key: str(""),
-    base_url: str(""),
+    // null was upstream's "not set"
+    base_url: v.optional(v.pipe(v.nullable(v.string()), v.transform((x) => x ?? "")), ""),
     default_model: str("claude-sonnet-5-5"),
     max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(128_000)), 4096),
     temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 1),
@@ -43,20 +51,47 @@ export const configSchema = v.object({
     enable_resources: bool(true),
     enable_prompts: bool(true),
     enable_logging: bool(true),
+    enable_sampling: bool(false),
     tool_timeout: seconds(30),
+    max_message_size: positiveInt(10 * MiB),
   }),
   logging: section({
     level: v.optional(v.picklist(LOG_LEVELS), "info"),
-    format: v.optional(v.picklist(["json", "text"]), "text"),
+    format: v.optional(v.picklist(["json", "text"]), "json"),
     output: str("stderr"),
   }),
   telemetry: section({
     enabled: bool(false),
+    // Upstream's service name, so dashboards built on the Python server keep their data.
+    service_name: str("telemetryflow-python-mcp"),
+    service_version: str(""),
+    service_namespace: str("telemetryflow"),
+    environment: str("production"),
+    api_key: str(""),
     api_key_id: str(""),
     api_key_secret: str(""),
-    endpoint: str(""),
-    service_name: str("tfo-mcp"),
-    environment: str("production"),
+    endpoint: str("api.telemetryflow.id:4317"),
+    protocol: v.optional(v.picklist(["grpc", "http"]), "grpc"),
+    insecure: bool(false),
+    timeout: seconds(30),
+    compression: bool(true),
+    enable_traces: bool(true),
+    enable_metrics: bool(true),
+    enable_logs: bool(true),
+    enable_exemplars: bool(true),
+    batch_timeout_ms: milliseconds(5000),
+    batch_max_size: positiveInt(512),
+    retry_enabled: bool(true),
+    max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)), 3),
+    retry_backoff_ms: milliseconds(500),
+    rate_limit: count(1000),
+  }),
+  // Upstream's MCP-telemetry section: read by nothing there either; kept so its configs load.
+  telemetry_mcp: section({
+    enabled: bool(true),
+    backend: str("telemetryflow"),
+    otlp_endpoint: str("localhost:4317"),
+    service_name: str("telemetryflow-python-mcp"),
   }),
   workspace: section({
     roots: stringList([]),
@@ -76,11 +111,35 @@ export const configSchema = v.object({
     env_drop: stringList([]),
   }),
   storage: section({
+    backend: v.optional(v.picklist(["sqlite", "memory", "postgres"]), "sqlite"),
     // The same reading of the URL as the store uses, so start-up refuses what it would refuse.
     url: v.optional(
       v.pipe(v.string(), v.check((url) => parseStorageUrl(url, "/", "/").ok, 'sqlite:PATH or memory: (or "" for the default sqlite file)')),
       "",
     ),
+  }),
+  // Upstream's sections under upstream's names. A URL alone connects to nothing (upstream's
+  // defaults point at localhost and it never connected); each backend key switches one on.
+  database: section({
+    postgres_url: str("postgres://telemetryflow:telemetryflow@localhost:5432/tfo_mcp?sslmode=disable"),
+    postgres_max_conns: positiveInt(25),
+    postgres_min_conns: count(5),
+  }),
+  cache: section({
+    backend: v.optional(v.picklist(["memory", "redis"]), "memory"),
+    redis_url: str("redis://localhost:6379"),
+    cache_enabled: bool(true),
+    cache_ttl: count(300),
+  }),
+  queue: section({
+    backend: v.optional(v.picklist(["none", "nats"]), "none"),
+    nats_url: str("nats://localhost:4222"),
+    queue_enabled: bool(true),
+    queue_concurrency: positiveInt(5),
+  }),
+  analytics: section({
+    backend: v.optional(v.picklist(["none", "clickhouse"]), "none"),
+    clickhouse_url: str("clickhouse://localhost:9000/tfo_mcp_analytics"),
   }),
   http: section({
     api_keys: stringList([]),
@@ -95,4 +154,45 @@ export type ConfigInput = v.InferInput<typeof configSchema>;
 export const defaults: Config = v.parse(configSchema, {});
 
 /** Keys whose values are secrets: masked in `info`, `config://server` and logs. */
-export const SECRET_KEYS = ["claude.api_key", "telemetry.api_key_secret", "telemetry.api_key_id", "http.api_keys"] as const;
+export const SECRET_KEYS = ["claude.api_key", "telemetry.api_key", "telemetry.api_key_secret", "telemetry.api_key_id", "http.api_keys"] as const;
+
+/**
+ * Keys accepted so that configs written for the Python server load, but not acted on by
+ * this build: upstream never used them either, or a later release switches them on.
+ * `validate` lists the ones a config sets; `serve` says so at debug level.
+ */
+export const INERT_KEYS = [
+  "server.read_timeout",
+  "server.write_timeout",
+  "mcp.enable_sampling",
+  "mcp.max_message_size",
+  "telemetry_mcp.*",
+  "telemetry.*",
+  "database.*",
+  "cache.*",
+  "queue.*",
+  "analytics.*",
+] as const;
+
+export function isInert(path: string): boolean {
+  const [s = ""] = path.split(".");
+  return (INERT_KEYS as readonly string[]).some((k) => k === path || k === `${s}.*`);
+}
+
+/** The store to open: storage.backend memory wins over a sqlite storage.url. */
+export function storageUrl(config: Config): string {
+  return config.storage.backend === "memory" ? "memory:" : config.storage.url;
+}
+
+/**
+ * Backends a config switches on that this build does not have. Refused at start-up, never
+ * a silent fallback: a team that asked for shared PostgreSQL must not get a private file.
+ */
+export function unavailableBackends(config: Config): string[] {
+  const out: string[] = [];
+  if (config.storage.backend === "postgres") out.push("storage.backend: postgres");
+  if (config.cache.backend === "redis") out.push("cache.backend: redis");
+  if (config.queue.backend === "nats") out.push("queue.backend: nats");
+  if (config.analytics.backend === "clickhouse") out.push("analytics.backend: clickhouse");
+  return out;
+}

@@ -37,9 +37,8 @@ const insideFolder: Rule = (value, { folder, home }) => {
  * as "section.*" are never taken: each of their keys sends data somewhere or opens a port.
  */
 export const UNTRUSTED_RULES: Record<string, Rule> = {
+  // stdio only: any other transport opens a port (then host and port matter; here they do not).
   "server.transport": onlyValue("stdio"),
-  "server.host": "never",
-  "server.port": "never",
   "claude.api_key": "never",
   "claude.base_url": "never",
   "workspace.roots": insideFolder,
@@ -57,22 +56,27 @@ export const UNTRUSTED_RULES: Record<string, Rule> = {
   "logging.output": (value, ctx) => value === "stderr" || insideFolder(value, ctx),
   "storage.url": "never",
   "storage.backend": "never",
-  "telemetry.*": "never",
+  "cache.backend": "never",
+  "queue.backend": "never",
+  "analytics.backend": "never",
+  "telemetry.enabled": onlyValue(false),
+  "telemetry.insecure": onlyValue(false),
+  "telemetry.protocol": "never",
   "http.*": "never",
-  "database.*": "never",
-  "cache.*": "never",
-  "queue.*": "never",
-  "analytics.*": "never",
-  "telemetry_mcp.*": "never",
 };
 
 /** Keys whose names say they carry an address or a secret: never from an untrusted file, whatever section they are in. */
-const SENDS_ELSEWHERE = /(^|_)(url|endpoint|host|port|key|keys|secret|token|password)$/;
+const SENDS_ELSEWHERE = /(^|_)(url|endpoint|key|keys|secret|token|password)$/;
 
 function ruleFor(path: string): Rule | undefined {
   const [s = "", k = ""] = path.split(".");
   return UNTRUSTED_RULES[path] ?? UNTRUSTED_RULES[`${s}.*`] ?? (SENDS_ELSEWHERE.test(k) ? "never" : undefined);
 }
+
+const defaultOf = (path: string): unknown => {
+  const [s = "", k = ""] = path.split(".");
+  return (defaults as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
+};
 
 /** Pure: the file's values an untrusted file may set, and the key paths dropped from it. */
 export function untrustedView(fromFile: Partial, folder: string, home: string): { kept: Partial; ignored: string[] } {
@@ -86,7 +90,10 @@ export function untrustedView(fromFile: Partial, folder: string, home: string): 
     }
     for (const [k, value] of Object.entries(section)) {
       const rule = ruleFor(`${s}.${k}`);
-      const allowed = rule === undefined || (rule !== "never" && rule(value, { folder, home }));
+      // A value equal to the default changes nothing: upstream's own config, with its
+      // localhost URLs, loads from a project folder without a warning.
+      const harmless = rule === undefined || JSON.stringify(value) === JSON.stringify(defaultOf(`${s}.${k}`));
+      const allowed = harmless || (rule !== "never" && rule(value, { folder, home }));
       if (allowed) (kept[s] ??= {})[k] = value;
       else ignored.push(`${s}.${k}`);
     }
