@@ -37,7 +37,8 @@ export function redactor(secrets: string[]): (text: string) => string {
 }
 
 export function formatLine(format: "text" | "json", level: string, message: string, fields: Fields | undefined, date: Date): string {
-  if (format === "json") return JSON.stringify({ time: date.toISOString(), level, msg: message, ...fields });
+  // structlog's field names, as the Python server wrote them: existing log pipelines keep working.
+  if (format === "json") return JSON.stringify({ timestamp: date.toISOString(), level: level === "warn" ? "warning" : level, logger: "tfo_mcp", event: message, ...fields });
   const extra = fields
     ? Object.entries(fields)
         .map(([k, val]) => `${k}=${typeof val === "string" ? (/[\s"=]/.test(val) ? JSON.stringify(val) : val) : JSON.stringify(val)}`)

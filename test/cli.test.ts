@@ -122,8 +122,8 @@ describe("init-config, validate, info", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     const lines = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.msg)).toContain("tool call");
-    expect(lines.find((l) => l.msg === "tool call")).toMatchObject({ level: "info", tool: "echo", args: { message: "string(17)" }, outcome: "ok" });
+    expect(lines.map((l) => l.event)).toContain("tool call");
+    expect(lines.find((l) => l.event === "tool call")).toMatchObject({ level: "info", tool: "echo", args: { message: "string(17)" }, outcome: "ok" });
     expect(readFileSync(logFile, "utf8")).not.toContain("sk-ant-logged-key");
   });
   test("bare tfo-mcp with piped stdin serves (for clients configured without 'serve')", async () => {

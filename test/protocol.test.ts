@@ -185,7 +185,7 @@ describe("logging", () => {
     expect(logged.length).toBe(before);
   });
   test("the server log has one audit line per call and never the contents", () => {
-    const audits = s.logs.filter((l) => JSON.parse(l).msg === "tool call");
+    const audits = s.logs.filter((l) => JSON.parse(l).event === "tool call");
     expect(audits.length).toBeGreaterThan(1);
     expect(s.logs.join("\n")).not.toContain("private words");
     expect(s.logs.join("\n")).not.toContain("sk-ant-secret-value");
