@@ -380,7 +380,8 @@ Environment: ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, TELEMETRYFLOW_MCP_CONFIG, TE
 
 async function run(argv: string[]): Promise<number> {
   if (argv.includes("--version") || argv.includes("-v")) {
-    out(`tfo-mcp ${VERSION} (${COMMIT}, ${TARGET})`);
+    // click's shape first (`tfo-mcp, version X`), so scripts written for the Python server parse it.
+    out(`tfo-mcp, version ${VERSION} (${COMMIT}, ${TARGET})`);
     return 0;
   }
   if (argv.includes("--help") || argv.includes("-h")) {

@@ -44,7 +44,7 @@ const runCaptured = async (argv: string[]) => {
 };
 
 test.each([
-  [["--version"], 0, /^tfo-mcp \d/],
+  [["--version"], 0, /^tfo-mcp, version \d/],
   [["--help"], 0, /Examples:/],
   [["serve", "--help"], 0, /--root/],
   [["info", "--json"], 0, /"tools"/],

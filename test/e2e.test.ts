@@ -47,6 +47,31 @@ describe("initialize", () => {
     expect(init.result.protocolVersion).toBe("2025-11-25");
     await peer.close();
   });
+  test("as upstream: initialize with no capabilities or clientInfo works; shutdown is answered {} and ends the session", async () => {
+    const peer = await rawPeer({ cwd: root });
+    peer.request(1, "initialize", { protocolVersion: "2024-11-05" });
+    const init = await peer.response(1);
+    expect(init.result.protocolVersion).toBe("2024-11-05");
+    peer.request(2, "tools/list");
+    expect((await peer.response(2)).result.tools).toHaveLength(8);
+    peer.request(3, "logging/setLevel", { level: "warn" });
+    expect((await peer.response(3)).result).toEqual({});
+    peer.request(4, "logging/setLevel", { level: "WARNING" });
+    expect((await peer.response(4)).result).toEqual({});
+    peer.request(5, "logging/setLevel", { level: "loud" });
+    expect((await peer.response(5)).error.message).toContain(`level: expected ("debug" | "info" | "notice" | "warning"`);
+    peer.request(6, "shutdown");
+    expect((await peer.response(6)).result).toEqual({});
+    expect(await peer.proc.exited).toBe(0);
+  });
+  test("logging/setLevel on a server with logging off says why", async () => {
+    const peer = await rawPeer({ cwd: root, env: { TELEMETRYFLOW_MCP_MCP__ENABLE_LOGGING: "false" } });
+    peer.request(1, "initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } });
+    await peer.response(1);
+    peer.request(2, "logging/setLevel", { level: "info" });
+    expect((await peer.response(2)).error).toEqual({ code: -32601, message: "Method not found: logging/setLevel: logging is disabled on this server (mcp.enable_logging is false)." });
+    await peer.close();
+  });
   test("requests before initialize are refused; ping is answered", async () => {
     const peer = await rawPeer({ cwd: root });
     peer.request(1, "tools/list");

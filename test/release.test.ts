@@ -93,7 +93,7 @@ describe("the host binary stands alone", () => {
     Bun.spawnSync(["chmod", "755", bin]);
     const env = { PATH: "", HOME: dir };
     const version = Bun.spawnSync([bin, "--version"], { cwd: dir, env });
-    expect(version.stdout.toString()).toMatch(/^tfo-mcp \d+\.\d+\.\d+ /);
+    expect(version.stdout.toString()).toMatch(/^tfo-mcp, version \d+\.\d+\.\d+ /);
     const init = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
     const serve = Bun.spawnSync([bin, "serve"], { cwd: dir, env, stdin: new TextEncoder().encode(`${init}\n`) });
     expect(JSON.parse(serve.stdout.toString()).result.serverInfo.name).toBe("TelemetryFlow-MCP");
@@ -153,7 +153,7 @@ describe("scripts/install.sh against a local release server", () => {
     const bin = join(prefix, "bin", "tfo-mcp");
     for (const line of [`claude mcp add tfo -- ${bin} serve\n`, `${bin} install claude-desktop --root ~/code/project\n`, `${bin} install cursor\n`]) expect(r.stdout).toContain(line);
     expect(r.stdout).not.toMatch(/install claude-desktop\s*\n|install claude-desktop +\(/);
-    expect(Bun.spawnSync([join(prefix, "bin", "tfo-mcp"), "--version"]).stdout.toString()).toStartWith("tfo-mcp ");
+    expect(Bun.spawnSync([join(prefix, "bin", "tfo-mcp"), "--version"]).stdout.toString()).toStartWith("tfo-mcp, version ");
     expect(readdirSync(tmp)).toEqual([]);
   });
   test("bad checksum: refused, nothing installed, nothing left behind", async () => {

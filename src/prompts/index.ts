@@ -16,46 +16,87 @@ export const LANGUAGES = [
 export const DETAIL_LEVELS = ["brief", "medium", "detailed"];
 
 const language = { name: "language", description: "Programming language of the code", required: false };
-const code = { name: "code", description: "The code", required: true };
 
 function fenced(source: string, lang: string | undefined): string {
-  // A fence longer than any backtick run inside keeps the code intact.
+  // A fence longer than any backtick run inside keeps the code intact (upstream's three
+  // backticks broke on code that holds a fence itself).
   const longest = Math.max(2, ...Array.from(source.matchAll(/`+/g), (m) => m[0].length));
   const fence = "`".repeat(longest + 1);
   return `${fence}${lang ?? ""}\n${source}\n${fence}`;
 }
 
+// Upstream's words: people compare the prompts they get with the Python server's.
 const DETAIL: Record<string, string> = {
-  brief: "Give a brief explanation in a few sentences: what it does and why.",
-  medium: "Explain what it does, how it works step by step, and anything notable.",
-  detailed:
-    "Explain it in detail: purpose, how each part works, the data flow, edge cases, complexity, and anything a reader could trip over.",
+  brief: "Provide a brief, high-level explanation.",
+  medium: "Provide a balanced explanation with key details.",
+  detailed: "Provide a comprehensive, in-depth explanation.",
 };
 
 export const prompts: readonly Prompt[] = [
   {
     name: "code_review",
     title: "Code review",
-    description: "Review code for bugs, security problems, performance and style, with concrete suggestions.",
-    arguments: [code, language],
+    description: "Get a thorough code review with actionable feedback",
+    arguments: [{ name: "code", description: "The code to review", required: true }, language],
     render: (a) =>
-      `Please review the following ${a.language ? `${a.language} ` : ""}code. Point out bugs, security issues, performance problems and readability or style issues, each with a concrete fix. End with a short summary of the most important changes.\n\n${fenced(a.code ?? "", a.language)}`,
+      `Please review the following ${a.language ?? ""} code and provide feedback on:
+1. Code quality and best practices
+2. Potential bugs or issues
+3. Performance considerations
+4. Security concerns
+5. Suggestions for improvement
+
+Code to review:
+${fenced(a.code ?? "", a.language)}
+
+Please provide a thorough code review with specific recommendations.`,
   },
   {
     name: "explain_code",
     title: "Explain code",
-    description: "Explain what a piece of code does, at the chosen level of detail.",
-    arguments: [code, language, { name: "detail_level", description: "brief, medium or detailed (default medium)", required: false }],
+    description: "Get a detailed explanation of what code does",
+    arguments: [
+      { name: "code", description: "The code to explain", required: true },
+      language,
+      { name: "detail_level", description: "Level of detail: brief, medium, or detailed", required: false },
+    ],
     render: (a) =>
-      `Please explain the following ${a.language ? `${a.language} ` : ""}code. ${DETAIL[a.detail_level ?? "medium"]}\n\n${fenced(a.code ?? "", a.language)}`,
+      `Please explain the following ${a.language ?? ""} code.
+
+${DETAIL[a.detail_level ?? "medium"] ?? DETAIL.medium}
+
+Code to explain:
+${fenced(a.code ?? "", a.language)}
+
+Include:
+- What the code does overall
+- Key functions and their purposes
+- Important data structures
+- Any notable patterns or techniques used`,
   },
   {
     name: "debug_help",
     title: "Debug help",
-    description: "Find the cause of an error in a piece of code and how to fix it.",
-    arguments: [code, { name: "error", description: "The error message or unexpected behaviour", required: true }, language],
+    description: "Get help debugging code errors",
+    arguments: [
+      { name: "code", description: "The code with the bug", required: true },
+      { name: "error", description: "The error message or description of the issue", required: true },
+      language,
+    ],
     render: (a) =>
-      `I get this error:\n\n${fenced(a.error ?? "", undefined)}\n\nfrom the following ${a.language ? `${a.language} ` : ""}code:\n\n${fenced(a.code ?? "", a.language)}\n\nPlease explain the likely cause, show the fix, and say how to avoid it in future.`,
+      `I need help debugging this ${a.language ?? ""} code.
+
+The code:
+${fenced(a.code ?? "", a.language)}
+
+The error/issue:
+${a.error ?? ""}
+
+Please help me:
+1. Understand what's causing the error
+2. Identify the root cause
+3. Suggest a fix with explanation
+4. Recommend any preventive measures for similar issues`,
   },
 ];
 
@@ -66,16 +107,12 @@ export function promptArgumentValues(argument: string): string[] {
   return [];
 }
 
-/** Checks arguments against the prompt's declaration: names the missing and the unknown ones. */
+/**
+ * As upstream: a required argument must be present (an empty string is accepted), other
+ * arguments a client sends are ignored, an unknown detail_level means medium.
+ */
 export function checkPromptArguments(prompt: Prompt, args: Record<string, unknown>): string | undefined {
-  const missing = prompt.arguments.filter((a) => a.required && (typeof args[a.name] !== "string" || args[a.name] === ""));
-  if (missing.length) return `prompt ${prompt.name} needs ${missing.map((a) => a.name).join(" and ")}`;
-  const known = new Set(prompt.arguments.map((a) => a.name));
-  const unknown = Object.keys(args).filter((k) => !known.has(k));
-  if (unknown.length) return `prompt ${prompt.name} has no argument ${unknown.join(", ")}; it takes ${[...known].join(", ")}`;
-  const level = args.detail_level;
-  if (prompt.name === "explain_code" && level !== undefined && !DETAIL_LEVELS.includes(String(level))) {
-    return `detail_level must be one of ${DETAIL_LEVELS.join(", ")}, got ${JSON.stringify(level)}`;
-  }
+  const missing = prompt.arguments.filter((a) => a.required && typeof args[a.name] !== "string");
+  if (missing.length) return `Missing required argument: ${missing.map((a) => a.name).join(", ")} (prompt ${prompt.name} takes ${prompt.arguments.map((a) => a.name).join(", ")})`;
   return undefined;
 }

@@ -9,6 +9,10 @@ export type Stats = {
   toolErrors: number;
   client?: { name: string; version: string };
   protocolVersion?: string;
+  /** upstream's session fields, kept in status://health */
+  sessionId?: string;
+  state?: "created" | "initializing" | "ready" | "closed";
+  offered?: { tools: number; resources: number; prompts: number };
 };
 
 export type ResourceContext = { config: Config; workspace: Workspace; stats: Stats; signal?: AbortSignal; store(): Promise<Store> };

@@ -1,8 +1,9 @@
-import { readdir, stat } from "node:fs/promises";
+import { closeSync, fstatSync, read } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sniffBinary } from "../tools/text.ts";
-import { resolveInsideRoots } from "../workspace/resolve.ts";
+import { hardLinkRefusal, openFileInsideRoots, openFolderInsideRoots } from "../workspace/open-inside.ts";
 import { ResourceError, type ResourceTemplate } from "./define.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -26,17 +27,26 @@ export const fileTemplate: ResourceTemplate = {
     return path === undefined ? undefined : { path };
   },
   async read(uri, { path }, { workspace }) {
-    const resolved = await resolveInsideRoots(workspace, path);
-    if (!resolved.ok) throw new ResourceError(resolved.error, "invalid");
-    if (!resolved.exists) throw new ResourceError(`Resource not found: no file at ${resolved.path}`, "not_found");
-    const info = await stat(resolved.path);
-    if (!info.isFile()) throw new ResourceError(`${resolved.path} is not a regular file; resources are files (list folders with the list_directory tool).`, "invalid");
-    if (info.size > workspace.maxReadBytes) {
-      throw new ResourceError(`${resolved.path} is ${info.size} bytes, over the read limit of ${workspace.maxReadBytes} (workspace.max_read_bytes); use read_file with a range.`, "invalid");
+    const opened = await openFileInsideRoots(workspace, path);
+    if (!opened.ok) {
+      if (opened.code === "ENOENT") throw new ResourceError(`Resource not found: no file at ${opened.path}`, "not_found");
+      throw new ResourceError(opened.code === "ENXIO" || opened.code === "EISDIR" ? notAFile(opened.path!) : opened.error, "invalid");
     }
-    const file = Bun.file(resolved.path);
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    const mimeType = (file.type || "application/octet-stream").split(";")[0]!;
+    let bytes: Uint8Array;
+    try {
+      const info = fstatSync(opened.fd);
+      if (!info.isFile()) throw new ResourceError(notAFile(opened.path), "invalid");
+      const refused = hardLinkRefusal(workspace, info, opened.path, "read");
+      if (refused) throw new ResourceError(refused, "invalid");
+      if (info.size > workspace.maxReadBytes) {
+        throw new ResourceError(`${opened.path} is ${info.size} bytes, over the read limit of ${workspace.maxReadBytes} (workspace.max_read_bytes); use read_file with a range.`, "invalid");
+      }
+      bytes = await readAll(opened.fd, info.size);
+    } finally {
+      closeSync(opened.fd);
+    }
+    // The type comes from the name alone; Bun.file(path) does not open the file for it.
+    const mimeType = (Bun.file(opened.path).type || "application/octet-stream").split(";")[0]!;
     if (!sniffBinary(bytes)) {
       try {
         const text = utf8.decode(bytes);
@@ -52,10 +62,10 @@ export const fileTemplate: ResourceTemplate = {
     const typed = value.startsWith("/") ? value : `/${value}`;
     const folder = typed.endsWith("/") ? typed.slice(0, -1) || "/" : dirname(typed);
     const prefix = typed.endsWith("/") ? "" : basename(typed);
-    const resolved = await resolveInsideRoots(workspace, folder);
-    if (!resolved.ok || !resolved.exists) return workspace.roots.filter((root) => root.startsWith(typed)).slice(0, 100);
+    const opened = await openFolderInsideRoots(workspace, folder, { missing: () => "", file: () => "" });
+    if (!opened.ok) return workspace.roots.filter((root) => root.startsWith(typed)).slice(0, 100);
     try {
-      const entries = await readdir(resolved.path, { withFileTypes: true });
+      const entries = await readdir(opened.ref, { withFileTypes: true });
       return entries
         .filter((e) => e.name.startsWith(prefix))
         .map((e) => join(folder, e.name) + (e.isDirectory() ? "/" : ""))
@@ -63,6 +73,22 @@ export const fileTemplate: ResourceTemplate = {
         .slice(0, 100);
     } catch {
       return [];
+    } finally {
+      opened.close();
     }
   },
 };
+
+const notAFile = (path: string) => `${path} is not a regular file; resources are files (list folders with the list_directory tool).`;
+
+/** The whole file through the descriptor the path gate opened (at most workspace.max_read_bytes). */
+async function readAll(fd: number, size: number): Promise<Uint8Array> {
+  const buffer = Buffer.allocUnsafe(size);
+  let done = 0;
+  while (done < size) {
+    const n = await new Promise<number>((resolve, reject) => read(fd, buffer, done, size - done, done, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
+    if (n === 0) break;
+    done += n;
+  }
+  return buffer.subarray(0, done);
+}

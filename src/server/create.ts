@@ -52,8 +52,15 @@ export function createServer(deps: ServerDeps) {
   const templates = mcp.enable_resources ? deps.resourceTemplates : [];
   const prompts = mcp.enable_prompts ? deps.prompts : [];
   const toolsByName = new Map(tools.map((t) => [t.name, t]));
-  const stats: Stats = { startedAt: Date.now(), toolCalls: 0, toolErrors: 0 };
   const sessionId = crypto.randomUUID();
+  const stats: Stats = {
+    startedAt: Date.now(),
+    toolCalls: 0,
+    toolErrors: 0,
+    sessionId,
+    state: "created",
+    offered: { tools: tools.length, resources: resources.length + templates.length, prompts: prompts.length },
+  };
   let storeUsed = false;
   let sessionRecorded = false;
   /**
@@ -150,13 +157,15 @@ export function createServer(deps: ServerDeps) {
 
   const handlers: Record<string, Handler> = {
     async initialize(params) {
-      const { clientInfo } = parseParams(p.initialize, params, "initialize");
+      const parsed = parseParams(p.initialize, params, "initialize");
+      const { clientInfo } = parsed;
       // Set before the first await: requests queued behind initialize must see it.
       initializing = true;
+      stats.state = "initializing";
       stats.client = { name: clientInfo.name, version: clientInfo.version };
       // Now that the client is known, the advice can name its config file.
       if (workspace.unavailable && deps.noWorkspace) workspace = { ...workspace, unavailable: noWorkspaceMessage(deps.noWorkspace.cwd, deps.noWorkspace.home, clientInfo.name) };
-      const result = (await (server as unknown as { _oninitialize(r: unknown): Promise<Record<string, unknown>> })._oninitialize({ method: "initialize", params })) as {
+      const result = (await (server as unknown as { _oninitialize(r: unknown): Promise<Record<string, unknown>> })._oninitialize({ method: "initialize", params: { ...params, ...parsed } })) as {
         protocolVersion: string;
       };
       if (mcp.protocol_version && SUPPORTED_PROTOCOL_VERSIONS.includes(mcp.protocol_version)) result.protocolVersion = mcp.protocol_version;
@@ -166,8 +175,13 @@ export function createServer(deps: ServerDeps) {
       return result;
     },
 
+    // Not MCP: the Python server answered it and ended the session; clients written for it send it.
+    async shutdown() {
+      setTimeout(() => void server.close(), 0);
+      return {};
+    },
+
     async "logging/setLevel"(params) {
-      if (!mcp.enable_logging) throw rpcError(ErrorCode.MethodNotFound, "Logging is disabled on this server (mcp.enable_logging is false).");
       clientLogLevel = parseParams(p.setLevel, params, "logging/setLevel").level;
       return {};
     },
@@ -279,6 +293,7 @@ export function createServer(deps: ServerDeps) {
   }
   // Calls wait for a refresh under way, so none runs against roots the client has just narrowed.
   server.oninitialized = () => {
+    stats.state = "ready";
     rootsReady = refreshRoots();
   };
   server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
@@ -289,8 +304,10 @@ export function createServer(deps: ServerDeps) {
   server.fallbackRequestHandler = async (request, extra) => {
     const handler = Object.hasOwn(handlers, request.method) ? handlers[request.method] : undefined;
     const needs = request.method.split("/")[0]!;
-    if (!handler || (needs in CAPABILITY_OF && !capabilities[CAPABILITY_OF[needs]!])) {
-      throw rpcError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    if (!handler) throw rpcError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    if (needs in CAPABILITY_OF && !capabilities[CAPABILITY_OF[needs]!]) {
+      const key = needs === "completion" ? "" : ` (mcp.enable_${needs === "logging" ? "logging" : needs} is false)`;
+      throw rpcError(ErrorCode.MethodNotFound, `Method not found: ${request.method}: ${needs} ${needs === "logging" ? "is" : "are"} disabled on this server${key}.`);
     }
     if (request.method !== "initialize" && !initializing) {
       throw rpcError(ErrorCode.InvalidRequest, `Send initialize before ${request.method}.`);
@@ -306,6 +323,7 @@ export function createServer(deps: ServerDeps) {
 
   /** Records the session's end (and its start, if storage never opened). Storage stays open: it may be shared. */
   async function endSession() {
+    stats.state = "closed";
     if (!stats.client && !storeUsed) return;
     try {
       const s = await store();

@@ -10,6 +10,8 @@ const output = v.object({
   platform_version: v.string(),
   architecture: v.string(),
   processor: v.string(),
+  // upstream's key; there is no Python here
+  python_version: v.null(),
   hostname: v.string(),
   cwd: v.string(),
   user: v.string(),
@@ -67,6 +69,7 @@ export const systemInfo = defineTool({
       platform_version: os.version(),
       architecture: MACHINE[process.arch] ?? process.arch,
       processor: cpus[0]?.model ?? "",
+      python_version: null,
       hostname: os.hostname(),
       cwd: process.cwd(),
       user: userName(),
