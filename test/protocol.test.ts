@@ -112,6 +112,11 @@ describe("resources", () => {
     expect(health.session).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), state: "ready", toolCount: 8, resourceCount: 4, promptCount: 3 });
     expect(health.counters.tool_calls).toBeGreaterThan(0);
   });
+  test("a malformed conversation:// URI is -32602 with a sentence, not an internal error", async () => {
+    const e = (await errorOf(s.client.readResource({ uri: "conversation://%E0%A4%A" }))) as { code: number; message: string };
+    expect(e.code).toBe(-32602);
+    expect(e.message).toContain("its percent-encoding is broken");
+  });
   test("file:/// template: text with MIME type, blob for binary", async () => {
     const md = await s.client.readResource({ uri: `file://${root}/docs/guide.md` });
     expect(md.contents[0]).toEqual({ uri: `file://${root}/docs/guide.md`, mimeType: "text/markdown", text: "# Guide\n" });

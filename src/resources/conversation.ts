@@ -8,7 +8,13 @@ export const conversationTemplate: ResourceTemplate = {
   title: "Claude conversation",
   description: "A stored claude_conversation: its settings and every turn (message, reply, model, usage, status).",
   match(uri) {
-    return uri.startsWith(PREFIX) && uri.length > PREFIX.length ? { id: decodeURIComponent(uri.slice(PREFIX.length)) } : undefined;
+    if (!uri.startsWith(PREFIX) || uri.length === PREFIX.length) return undefined;
+    try {
+      return { id: decodeURIComponent(uri.slice(PREFIX.length)) };
+    } catch {
+      // Thrown inside resources/read's try, so it becomes -32602 with this sentence.
+      throw new ResourceError(`Invalid conversation URI ${JSON.stringify(uri)}: its percent-encoding is broken (a % must be followed by two hex digits of valid UTF-8).`, "invalid");
+    }
   },
   async read(uri, vars, { store }) {
     const id = vars.id ?? "";
