@@ -54,10 +54,31 @@ export function createStdioTransport({ input = process.stdin, output = process.s
   let discarding = false;
   let closed = false;
   let inputEnded = false;
+  // Backpressure: while the client is not reading what we wrote, no new request is read or
+  // started, so a slow reader cannot make the server buffer without bound.
+  let paused = false;
+  const backlog: Buffer[] = [];
   // Requests we are still answering; a second request with the same id is refused, not mixed up.
   const inFlight = new Set<Id>();
 
-  const out = coalescingWriter(output);
+  const out = coalescingWriter({
+    write(text: string) {
+      // A stream says false when its buffer is over its high-water mark; "drain" says it emptied.
+      if (output.write(text) === false && !paused && !closed) {
+        paused = true;
+        input.pause();
+        output.once("drain", resume);
+      }
+    },
+  });
+  function resume() {
+    paused = false;
+    while (backlog.length && !paused && !closed) handleLine(backlog.shift()!);
+    if (!paused && !closed) {
+      input.resume();
+      if (inputEnded) finishInput();
+    }
+  }
   const write = (message: unknown) => {
     if (closed) return;
     out.write(`${JSON.stringify(message)}\n`);
@@ -75,7 +96,7 @@ export function createStdioTransport({ input = process.stdin, output = process.s
       const m = message as { id?: Id; method?: string };
       if (m.method === undefined && m.id !== undefined) inFlight.delete(m.id);
       write(message);
-      if (inputEnded && inFlight.size === 0) close();
+      if (inputEnded && inFlight.size === 0 && !paused && backlog.length === 0) close();
     },
     async close() {
       close();
@@ -86,10 +107,14 @@ export function createStdioTransport({ input = process.stdin, output = process.s
   // already running, for a while, then close, which aborts the rest.
   function drainThenClose() {
     // A last request written without a newline before stdin closed is still a request.
-    if (pending.length && !discarding) handleLine(Buffer.concat(pending));
+    if (pending.length && !discarding) dispatch(Buffer.concat(pending));
     pending = [];
     pendingBytes = 0;
     inputEnded = true;
+    if (!paused) finishInput();
+  }
+
+  function finishInput() {
     if (inFlight.size === 0) return close();
     setTimeout(close, drainMs).unref?.();
   }
@@ -101,6 +126,12 @@ export function createStdioTransport({ input = process.stdin, output = process.s
     input.off("data", onData);
     pending = [];
     transport.onclose?.();
+  }
+
+  /** A complete line: handled now, or kept (copied: the chunk's buffer may be reused) while output is backed up. */
+  function dispatch(bytes: Buffer) {
+    if (paused || backlog.length) backlog.push(Buffer.from(bytes));
+    else handleLine(bytes);
   }
 
   function handleLine(bytes: Buffer) {
@@ -129,7 +160,7 @@ export function createStdioTransport({ input = process.stdin, output = process.s
     while (nl !== -1) {
       if (discarding) discarding = false;
       else if (pendingBytes + nl > maxLineBytes) tooLong();
-      else handleLine(pending.length ? Buffer.concat([...pending, buf.subarray(0, nl)]) : buf.subarray(0, nl));
+      else dispatch(pending.length ? Buffer.concat([...pending, buf.subarray(0, nl)]) : buf.subarray(0, nl));
       pending = [];
       pendingBytes = 0;
       buf = buf.subarray(nl + 1);
