@@ -8,6 +8,9 @@ const randomSuffix = () => Array.from(crypto.getRandomValues(new Uint8Array(6)),
 /**
  * Replace a file so that a reader, or a crash at any moment, sees either the old
  * content or the new one: write a temp file beside it, fsync, then rename over.
+ * write_file passes /proc/self/fd/N/name on Linux (N: the folder it opened beneath a root):
+ * the temp file and the rename then stay in exactly that folder, whatever is swapped on
+ * the way to it; "wx" (O_EXCL) never follows a symlink, and rename replaces a link itself.
  */
 export async function writeAtomically(path: string, bytes: Uint8Array, mode?: number): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.tfo-${randomSuffix()}.tmp`);

@@ -1,6 +1,5 @@
-import { statSync } from "node:fs";
 import * as v from "valibot";
-import { resolveFolder } from "../workspace/resolve.ts";
+import { openFolderInsideRoots, type OpenedFolder } from "../workspace/open-inside.ts";
 import { DEFAULT_SKIP_DIRS, type EntryType, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 
@@ -14,13 +13,6 @@ const input = v.object({
 
 type Entry = { name?: string; path?: string; type: EntryType; size?: number };
 
-function sizeOf(path: string): number | undefined {
-  try {
-    return statSync(path).size;
-  } catch {
-    return undefined;
-  }
-}
 
 const entry = v.object({
   name: v.optional(v.string()),
@@ -39,60 +31,64 @@ export const listDirectory = defineTool({
   output,
   annotations: readOnly,
   async run(args, { workspace, signal }) {
-    const folder = await resolveFolder(workspace, args.path, {
+    const folder = await openFolderInsideRoots(workspace, args.path, {
       missing: (shown) => `Folder not found: ${shown}.`,
       file: (shown) => `${shown} is a file, not a folder; use read_file to read it.`,
     });
     if (!folder.ok) throw new ToolError(folder.error);
-    const { path: dir, shown } = folder;
-
-    const limit = workspace.maxResults;
-    const recursive = args.recursive;
-    // A stat per file costs several times the walk itself: sizes are given for a plain
-    // listing, and for a recursive one only when asked.
-    const withSize = !recursive || args.include_size;
-    // Entries are gathered per folder as the parallel walk finds them, then laid out in
-    // tree order with each folder sorted: many small sorts beat one sort of every path.
-    const byFolder = new Map<string, { name: string; type: EntryType }[]>();
-    let seen = 0;
-    let truncated = false;
-    const walked = await walk(
-      dir,
-      { maxDepth: recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, signal },
-      (parent, name, type) => {
-        if (seen === limit) {
-          truncated = true;
-          return false;
-        }
-        seen++;
-        let list = byFolder.get(parent);
-        if (!list) byFolder.set(parent, (list = []));
-        list.push({ name, type });
-      },
-    );
-    if (walked.cancelled) throw new ToolError("Cancelled.");
-    const entries: Entry[] = [];
-    const layOut = (parent: string) => {
-      const list = byFolder.get(parent);
-      if (!list) return;
-      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const { name, type } of list) {
-        const path = joinRelative(parent, name);
-        const item: Entry = recursive ? { path, type } : { name, type };
-        if (withSize && type === "file") {
-          const size = sizeOf(`${dir}/${path}`);
-          if (size !== undefined) item.size = size;
-        }
-        entries.push(item);
-        if (type === "directory") layOut(path);
-      }
-    };
-    layOut("");
-    const data = { path: shown, entries, count: entries.length, truncated };
-    const note = notes(
-      truncated && `Truncated at ${limit} entries: list a narrower folder, lower max_depth, or raise workspace.max_results.`,
-      unreadableNote(walked.unreadable),
-    );
-    return { text: JSON.stringify(entries), data, note };
+    try {
+      return await list(folder, args, workspace.maxResults, signal);
+    } finally {
+      folder.close();
+    }
   },
 });
+
+async function list(folder: OpenedFolder, args: v.InferOutput<typeof input>, limit: number, signal: AbortSignal) {
+  const recursive = args.recursive;
+  // A stat per file costs several times the walk itself: sizes are given for a plain
+  // listing, and for a recursive one only when asked.
+  const withSize = !recursive || args.include_size;
+  // Entries are gathered per folder as the parallel walk finds them, then laid out in
+  // tree order with each folder sorted: many small sorts beat one sort of every path.
+  // Sizes are taken while the walk has the folder open, never by a path from the top, and
+  // without following a symlink: an entry seen as a file may have been swapped for one since.
+  const byFolder = new Map<string, { name: string; type: EntryType; size?: number }[]>();
+  let seen = 0;
+  let truncated = false;
+  const walked = await walk(
+    folder.path,
+    { maxDepth: recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, signal, open: folder.openBelow },
+    (parent, name, type, _depth, where) => {
+      if (seen === limit) {
+        truncated = true;
+        return false;
+      }
+      seen++;
+      let list = byFolder.get(parent);
+      if (!list) byFolder.set(parent, (list = []));
+      list.push({ name, type, size: withSize && type === "file" ? folder.sizeOf(where, name) : undefined });
+    },
+  );
+  if (walked.cancelled) throw new ToolError("Cancelled.");
+  const entries: Entry[] = [];
+  const layOut = (parent: string) => {
+    const list = byFolder.get(parent);
+    if (!list) return;
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const { name, type, size } of list) {
+      const path = joinRelative(parent, name);
+      const item: Entry = recursive ? { path, type } : { name, type };
+      if (size !== undefined) item.size = size;
+      entries.push(item);
+      if (type === "directory") layOut(path);
+    }
+  };
+  layOut("");
+  const data = { path: folder.shown, entries, count: entries.length, truncated };
+  const note = notes(
+    truncated && `Truncated at ${limit} entries: list a narrower folder, lower max_depth, or raise workspace.max_results.`,
+    unreadableNote(walked.unreadable),
+  );
+  return { text: JSON.stringify(entries), data, note };
+}

@@ -1,6 +1,7 @@
-import { open, stat } from "node:fs/promises";
+import { closeSync, fstatSync, read } from "node:fs";
 import * as v from "valibot";
-import { resolveInsideRoots, displayPath } from "../workspace/resolve.ts";
+import { hardLinkRefusal, openFileInsideRoots } from "../workspace/open-inside.ts";
+import { displayPath } from "../workspace/resolve.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
 import { decodeText, sniffBinary, ENCODINGS, type Encoding } from "./text.ts";
 
@@ -26,11 +27,15 @@ const input = v.pipe(
 
 type Range = { start: number; end: number; truncated: boolean };
 
-async function readRange(fd: Awaited<ReturnType<typeof open>>, start: number, end: number): Promise<Buffer> {
+const readAt = (fd: number, buffer: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => read(fd, buffer, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
+
+/** Reads through the descriptor the path gate opened: the file checked is the file read. */
+async function readRange(fd: number, start: number, end: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(end - start);
   let done = 0;
   while (done < buffer.length) {
-    const { bytesRead } = await fd.read(buffer, done, buffer.length - done, start + done);
+    const bytesRead = await readAt(fd, buffer, done, buffer.length - done, start + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }
@@ -38,7 +43,7 @@ async function readRange(fd: Awaited<ReturnType<typeof open>>, start: number, en
 }
 
 /** Forward from the start until N newlines: cost grows with the head, not the file. */
-async function headRange(fd: Awaited<ReturnType<typeof open>>, size: number, n: number, max: number): Promise<Range> {
+async function headRange(fd: number, size: number, n: number, max: number): Promise<Range> {
   let pos = 0;
   let seen = 0;
   while (pos < size && pos < max) {
@@ -53,7 +58,7 @@ async function headRange(fd: Awaited<ReturnType<typeof open>>, size: number, n: 
 }
 
 /** Backward from the end until N line breaks: cost grows with the tail, not the file. */
-async function tailRange(fd: Awaited<ReturnType<typeof open>>, size: number, n: number, max: number): Promise<Range> {
+async function tailRange(fd: number, size: number, n: number, max: number): Promise<Range> {
   let end = size;
   let pos = size;
   let seen = 0;
@@ -79,18 +84,26 @@ export const readFile = defineTool({
   annotations: readOnly,
   async run(args, ctx) {
     const { workspace } = ctx;
-    const resolved = await resolveInsideRoots(workspace, args.path);
-    if (!resolved.ok) throw new ToolError(resolved.error);
-    const shown = displayPath(workspace, resolved.path);
-    if (!resolved.exists) throw new ToolError(`File not found: ${shown}. Use list_directory or search_files to find it.`);
-    const info = await stat(resolved.path);
-    if (info.isDirectory()) throw new ToolError(`${shown} is a directory; use list_directory to see what it holds.`);
-    if (!info.isFile()) throw new ToolError(`${shown} is not a regular file (a device, socket or pipe); only regular files can be read.`);
-    const size = info.size;
-    const max = workspace.maxReadBytes;
-
-    const fd = await open(resolved.path, "r");
+    const opened = await openFileInsideRoots(workspace, args.path);
+    if (!opened.ok) {
+      const shown = opened.path === undefined ? "" : displayPath(workspace, opened.path);
+      if (opened.code === "ENOENT") throw new ToolError(`File not found: ${shown}. Use list_directory or search_files to find it.`);
+      if (opened.code === "ENXIO") throw new ToolError(notRegular(shown));
+      // Windows cannot open a folder as a file.
+      if (opened.code === "EISDIR") throw new ToolError(isFolder(shown));
+      throw new ToolError(opened.error);
+    }
+    const { fd } = opened;
     try {
+      const shown = displayPath(workspace, opened.path);
+      const info = fstatSync(fd);
+      if (info.isDirectory()) throw new ToolError(isFolder(shown));
+      if (!info.isFile()) throw new ToolError(notRegular(shown));
+      const refused = hardLinkRefusal(workspace, info, shown, "read");
+      if (refused) throw new ToolError(refused);
+      const size = info.size;
+      const max = workspace.maxReadBytes;
+
       let range: Range;
       if (args.head !== undefined) range = await headRange(fd, size, args.head, max);
       else if (args.tail !== undefined) range = await tailRange(fd, size, args.tail, max);
@@ -126,7 +139,10 @@ export const readFile = defineTool({
       const note = partial ? `[${shown}: bytes ${range.start}-${end} of ${size}${range.truncated ? `; cut at the read limit of ${max} bytes (workspace.max_read_bytes)` : ""}]` : undefined;
       return { text: decoded.text, meta, note };
     } finally {
-      await fd.close();
+      closeSync(fd);
     }
   },
 });
+
+const isFolder = (shown: string) => `${shown} is a directory; use list_directory to see what it holds.`;
+const notRegular = (shown: string) => `${shown} is not a regular file (a device, socket or pipe); only regular files can be read.`;

@@ -1,8 +1,9 @@
-import { appendFile, lstat, mkdir, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats, write } from "node:fs";
 import { writeAtomically } from "../atomic-write.ts";
 import * as v from "valibot";
-import { displayPath, resolveInsideRoots } from "../workspace/resolve.ts";
+import { O_NOFOLLOW, O_NONBLOCK } from "../workspace/beneath.ts";
+import { hardLinkRefusal, openParentInsideRoots, reasonFor } from "../workspace/open-inside.ts";
+import { displayPath, type Workspace } from "../workspace/resolve.ts";
 import { defineTool, ToolError } from "./define.ts";
 
 const input = v.object({
@@ -19,18 +20,27 @@ const output = v.object({
   appended: v.boolean(),
 });
 
-function fsMessage(error: unknown, shown: string): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why: Record<string, string> = {
-    EACCES: "permission denied",
-    EPERM: "operation not permitted",
-    ENOSPC: "no space left on the device",
-    EROFS: "the file system is read-only",
-    EISDIR: "it is a directory",
-    ENOTDIR: "a parent in the path is a file, not a folder",
-    EDQUOT: "disk quota exceeded",
-  };
-  return `Cannot write ${shown}: ${why[code ?? ""] ?? (error as Error).message}. The previous content, if any, is unchanged.`;
+function fsMessage(error: { code?: string; message?: string }, shown: string): string {
+  const why = reasonFor(error.code);
+  return `Cannot write ${shown}: ${why.startsWith("error ") && error.message ? error.message : why}. The previous content, if any, is unchanged.`;
+}
+
+const writeAt = (fd: number, bytes: Buffer, offset: number) =>
+  new Promise<number>((resolve, reject) => write(fd, bytes, offset, bytes.length - offset, null, (error, written) => (error ? reject(error) : resolve(written))));
+
+/** Appends through a descriptor opened without following a symlink, after the hard-link check on that descriptor. */
+async function appendTo(leaf: string, bytes: Buffer, workspace: Workspace, shown: string) {
+  const fd = openSync(leaf, constants.O_WRONLY | constants.O_APPEND | O_NOFOLLOW | O_NONBLOCK);
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new ToolError(`${shown} is not a regular file; only regular files are written.`);
+    const refused = hardLinkRefusal(workspace, info, shown, "appended to");
+    if (refused) throw new ToolError(`${refused} Without append, write_file replaces the file with a new one and leaves the other link as it was.`);
+    let done = 0;
+    while (done < bytes.length) done += await writeAt(fd, bytes, done);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export const writeFile = defineTool({
@@ -43,40 +53,36 @@ export const writeFile = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   writes: true,
   async run(args, { workspace }) {
-    const resolved = await resolveInsideRoots(workspace, args.path);
-    if (!resolved.ok) throw new ToolError(resolved.error);
-    const shown = displayPath(workspace, resolved.path);
     const bytes = Buffer.from(args.content, "utf8");
+    // Checked before the path, so a refused write never leaves folders made by create_dirs.
     if (bytes.length > workspace.maxWriteBytes) {
       throw new ToolError(`Content is ${bytes.length} bytes, over the write limit of ${workspace.maxWriteBytes} bytes (workspace.max_write_bytes).`);
     }
-    if (resolved.path === resolved.root) throw new ToolError(`${shown} is the workspace root folder, not a file.`);
-    const parent = dirname(resolved.path);
-    let existingMode: number | undefined;
+    const place = await openParentInsideRoots(workspace, args.path, args.create_dirs);
+    if (!place.ok) throw new ToolError(place.code && place.path ? fsMessage({ code: place.code }, displayPath(workspace, place.path)) : place.error);
+    const shown = displayPath(workspace, place.path);
+    // The folder is open: `leaf` names the entry in exactly that folder, and is never followed
+    // if it is (or becomes) a symlink: lstat does not, append opens it with O_NOFOLLOW, and a
+    // rename replaces the link itself.
+    const leaf = `${place.dir}/${place.name}`;
+    let existing: Stats | undefined;
     try {
-      if (resolved.exists) {
-        const info = await lstat(resolved.path);
-        if (info.isDirectory()) throw new ToolError(`${shown} is a directory; give a file path.`);
-        if (!info.isFile()) throw new ToolError(`${shown} is not a regular file; only regular files are written.`);
-        existingMode = info.mode & 0o7777;
-      } else {
-        const parentInfo = await stat(parent).catch(() => undefined);
-        if (!parentInfo) {
-          if (!args.create_dirs) {
-            throw new ToolError(`Folder ${displayPath(workspace, parent)} does not exist. Set create_dirs to true to create it.`);
-          }
-          await mkdir(parent, { recursive: true });
-        } else if (!parentInfo.isDirectory()) {
-          throw new ToolError(`${displayPath(workspace, parent)} is a file, not a folder.`);
-        }
-      }
-      if (args.append && resolved.exists) await appendFile(resolved.path, bytes);
-      else await writeAtomically(resolved.path, bytes, existingMode);
+      existing = lstatSync(leaf, { throwIfNoEntry: false });
+      if (existing?.isDirectory()) throw new ToolError(`${shown} is a directory; give a file path.`);
+      if (existing && !existing.isFile() && !existing.isSymbolicLink()) throw new ToolError(`${shown} is not a regular file; only regular files are written.`);
+      const isFile = existing?.isFile() ?? false;
+      if (args.append && isFile) await appendTo(leaf, bytes, workspace, shown);
+      // Replacing is allowed on a file with several hard links: the new content goes to a new
+      // file renamed over this name, so the other names keep the old inode, untouched.
+      else await writeAtomically(leaf, bytes, isFile ? existing!.mode & 0o7777 : undefined);
     } catch (error) {
       if (error instanceof ToolError) throw error;
-      throw new ToolError(fsMessage(error, shown));
+      throw new ToolError(fsMessage(error as NodeJS.ErrnoException, shown));
+    } finally {
+      place.close();
     }
-    const data = { path: shown, bytes_written: bytes.length, created: !resolved.exists, appended: args.append && resolved.exists };
+    const created = !existing?.isFile();
+    const data = { path: shown, bytes_written: bytes.length, created, appended: args.append && !created };
     const verb = data.appended ? "Appended" : "Wrote";
     return { text: `${verb} ${bytes.length} bytes to ${shown}`, data };
   },

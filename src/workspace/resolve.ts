@@ -1,5 +1,8 @@
 // The one gate every path argument passes through. A path is accepted only when its real
 // location (after resolving symlinks of the longest existing prefix) lies inside a root.
+// This check alone can be raced (a folder swapped for a symlink between the check and the
+// use): the tools that read, write and list open through open-inside.ts, which confines the
+// open itself on Linux and uses this check to word refusals and on other systems.
 import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
@@ -13,6 +16,11 @@ export type Workspace = {
   followSymlinks: boolean;
   /** a file with several hard links may be the same file as one outside the roots */
   allowHardlinks: boolean;
+  /**
+   * How opens are confined (open-inside.ts): unset, the strongest this machine offers.
+   * Tests pin a weaker one to cover the fallbacks.
+   */
+  confine?: Confinement;
   /** explicit roots (--root, config) are a ceiling the client's roots can only narrow */
   explicit: boolean;
   /** why these roots: what `status://health` and `info` show */
@@ -20,6 +28,9 @@ export type Workspace = {
   /** set when there are no roots: the sentence every path tool answers, with the fix */
   unavailable?: string;
 };
+
+/** openat2 beneath the root (Linux ≥ 5.6), an openat walk (older Linux), or the realpath check alone. */
+export type Confinement = "openat2" | "openat" | "realpath";
 
 export type Resolved = { ok: true; path: string; root: string; exists: boolean } | { ok: false; error: string };
 
@@ -67,17 +78,25 @@ function describeRoots(roots: string[]) {
   return roots.length === 1 ? `the workspace root ${roots[0]}` : `the workspace roots ${roots.join(", ")}`;
 }
 
-export async function resolveInsideRoots(workspace: Workspace, input: unknown): Promise<Resolved> {
+/** The argument as an absolute, normalized path (relative ones start at the first root); nothing is touched yet. */
+export function absolutePath(workspace: Workspace, input: unknown): { ok: true; text: string; absolute: string } | { ok: false; error: string } {
   const textProblem = checkPathText(input);
   if (textProblem) return { ok: false, error: `Invalid path: ${textProblem}.` };
   const text = (input as string).trim() === "" ? "." : (input as string);
   const first = workspace.roots[0];
   if (!first) return { ok: false, error: workspace.unavailable ?? "No workspace root is available; start the server with --root DIR." };
-  const absolute = isAbsolute(text) ? resolve(text) : resolve(first, text);
-  const refuse = (why: string): Resolved => ({
-    ok: false,
-    error: `Access denied: ${JSON.stringify(text)} ${why}; paths must stay inside ${describeRoots(workspace.roots)}.`,
-  });
+  return { ok: true, text, absolute: isAbsolute(text) ? resolve(text) : resolve(first, text) };
+}
+
+export function accessDenied(workspace: Workspace, text: string, why: string): string {
+  return `Access denied: ${JSON.stringify(text)} ${why}; paths must stay inside ${describeRoots(workspace.roots)}.`;
+}
+
+export async function resolveInsideRoots(workspace: Workspace, input: unknown): Promise<Resolved> {
+  const path = absolutePath(workspace, input);
+  if (!path.ok) return path;
+  const { text, absolute } = path;
+  const refuse = (why: string): Resolved => ({ ok: false, error: accessDenied(workspace, text, why) });
   let real: { real: string; exists: boolean };
   try {
     real = await realpathOfLongestPrefix(absolute);
