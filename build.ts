@@ -23,7 +23,8 @@ export async function buildBinary({ outfile, target }: BuildOptions): Promise<st
   mkdirSync(dirname(outfile), { recursive: true });
   const hostTarget = `bun-${process.platform}-${process.arch}`;
   const result = await Bun.build({
-    entrypoints: [join(import.meta.dir, "src/cli.ts")],
+    // A worker is embedded only when it is an entrypoint of its own (src/tools/content-match.ts starts it).
+    entrypoints: [join(import.meta.dir, "src/cli.ts"), join(import.meta.dir, "src/tools/content-match-worker.ts")],
     compile: {
       outfile,
       ...(target ? { target } : {}),
@@ -37,6 +38,9 @@ export async function buildBinary({ outfile, target }: BuildOptions): Promise<st
     // inside the executable, loaded on first use: a single bundle pays ~12 ms at every
     // start-up for the Anthropic SDK alone, even when it is never called.
     splitting: true,
+    // Every entrypoint at the root of the executable's file system, beside the main one, so
+    // content-match.ts finds its worker at the same relative URL in the binary as in src/tools/.
+    naming: { entry: "[name].[ext]" },
     bytecode: true,
     minify: true,
     sourcemap: "none",

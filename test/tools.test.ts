@@ -229,7 +229,6 @@ describe("search_files", () => {
   });
   test.each([
     [{ pattern: "*", content: "(" }, "content is not a valid regular expression"],
-    [{ pattern: "*", content: "(a+)+$" }, "nests quantifiers"],
     [{ pattern: "" }, "pattern must not be empty"],
     [{ pattern: "*", path: "../outside" }, "outside the workspace"],
     [{ pattern: "*", path: "README.md" }, "is a file, not a folder to search"],
