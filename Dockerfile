@@ -1,22 +1,35 @@
-# tfo-mcp in a container: built with the official Bun image, shipped on a small base
-# with only the binary. Run it as an MCP server over stdio:
-#   docker run -i --rm -v "$PWD:/workspace" tfo-mcp
-# (-i keeps stdin open for the client; the workspace root is /workspace.)
+# tfo-mcp in a container: built with the official Bun image, shipped on Debian slim with
+# the binary, a POSIX shell and coreutils (execute_command runs /bin/sh -c), as a non-root user.
+# Run it as an MCP server over stdio, serving the folder you mount:
+#   docker run -i --rm --user "$(id -u):$(id -g)" -v "$PWD:/workspace" tfo-mcp
+# (-i keeps stdin open for the client; --user makes files it writes yours; /workspace is the root.)
 
 FROM oven/bun:1.4.4 AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# bun install reads the npm lockfile; the image already has bun, so install scripts are skipped.
-RUN bun install --ignore-scripts
-COPY . .
+# Runtime dependencies only: the image has bun itself, and the dev tools (typescript, the
+# Claude Code CLI the tests drive) are not needed to build.
+RUN bun install --production --ignore-scripts
+COPY build.ts bunfig.toml tsconfig.json ./
+COPY scripts ./scripts
+COPY src ./src
 RUN bun build.ts && ./dist/tfo-mcp --version
 
-# glibc base without a shell or package manager; the binary needs libc and libstdc++ only.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM debian:12-slim
+# ca-certificates: the Claude API and telemetry endpoints are HTTPS. git and ripgrep are what
+# a model most often runs in a code workspace; everything else comes with the base image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates git ripgrep \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 --shell /bin/sh tfo \
+ && mkdir -p /workspace /data \
+ && chmod 1777 /data
 COPY --from=build /src/dist/tfo-mcp /usr/local/bin/tfo-mcp
 WORKDIR /workspace
-# nonroot (uid 65532): commands the model runs cannot touch the image as root.
-USER nonroot
-ENV XDG_DATA_HOME=/home/nonroot/.local/share
+# Not root: a command the model runs cannot change the image, and /proc/<server>/environ
+# (the API key) is not readable by it (root could read any process's environment).
+USER tfo
+# Conversations live in /data: mount a volume there to keep them (-v tfo-data:/data).
+ENV XDG_DATA_HOME=/data HOME=/home/tfo
 ENTRYPOINT ["tfo-mcp", "serve"]
 CMD ["--root", "/workspace"]
