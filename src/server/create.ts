@@ -21,6 +21,7 @@ import { jsonSchemaOf } from "./json-schema.ts";
 import * as p from "./params.ts";
 import { argumentShape, errorResult, type Extra, type Handler, invalidParams, lazyValidator, parseParams, rpcError, toCallResult } from "./results.ts";
 import { runTool } from "./run-tool.ts";
+import { sdkInitialize } from "./sdk-internals.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -165,9 +166,7 @@ export function createServer(deps: ServerDeps) {
       stats.client = { name: clientInfo.name, version: clientInfo.version };
       // Now that the client is known, the advice can name its config file.
       if (workspace.unavailable && deps.noWorkspace) workspace = { ...workspace, unavailable: noWorkspaceMessage(deps.noWorkspace.cwd, deps.noWorkspace.home, clientInfo.name) };
-      const result = (await (server as unknown as { _oninitialize(r: unknown): Promise<Record<string, unknown>> })._oninitialize({ method: "initialize", params: { ...params, ...parsed } })) as {
-        protocolVersion: string;
-      };
+      const result = (await sdkInitialize(server, { ...params, ...parsed })) as { protocolVersion: string };
       if (mcp.protocol_version && SUPPORTED_PROTOCOL_VERSIONS.includes(mcp.protocol_version)) result.protocolVersion = mcp.protocol_version;
       negotiated = result.protocolVersion;
       stats.protocolVersion = negotiated;
