@@ -90,6 +90,13 @@ describe("read_file", () => {
     expect(text(r)).toBe('image.png looks like a binary file (PNG image, 10 bytes); read_file returns text. Use encoding "base64" to get its bytes.');
     expect(text(await call("read_file", { path: "image.png", encoding: "base64" }))).toBe("iVBORw0KGgoAAA==");
   });
+  test("Python's codec names work (the Python server took any codec); an unknown one is refused with the list", async () => {
+    expect(text(await call("read_file", { path: "latin1.txt", encoding: "latin-1" }))).toBe("café");
+    expect(text(await call("read_file", { path: "latin1.txt", encoding: "cp1252" }))).toBe("café");
+    const r = await call("read_file", { path: "latin1.txt", encoding: "klingon" });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain('encoding: unknown encoding "klingon"; use utf-8 (default), latin-1');
+  });
   test("invalid UTF-8 is an error with a way out; latin1 reads it", async () => {
     const r = await call("read_file", { path: "latin1.txt" });
     expect(text(r)).toContain("not valid UTF-8 (first bad byte at offset 3)");
@@ -113,7 +120,7 @@ describe("read_file", () => {
     [{ path: "README.md", head: 1, tail: 1 }, "give head or tail, not both"],
     [{ path: "README.md", head: 1, offset: 1 }, "not both"],
     [{ path: "README.md", head: 0 }, "head: Invalid value"],
-    [{ path: "README.md", encoding: "klingon" }, 'encoding: expected ("utf-8" | "utf8"'],
+    [{ path: "README.md", encoding: "klingon" }, 'encoding: unknown encoding "klingon"'],
   ])("refuses %p", async (args, message) => {
     const r = await call("read_file", args);
     expect(r.isError).toBe(true);
@@ -127,7 +134,9 @@ describe("write_file", () => {
     expect(r.structuredContent).toEqual({ path: "out.txt", bytes_written: 3, created: true, appended: false });
     chmodSync(join(root, "out.txt"), 0o600);
     r = await call("write_file", { path: "out.txt", content: "two ünï" });
-    expect(text(r)).toBe("Wrote 9 bytes to out.txt");
+    // Upstream's sentence; its number was characters, given in a second block when they differ.
+    expect(text(r)).toBe("Successfully wrote 9 bytes to out.txt");
+    expect(r.content[1]?.text).toBe("(7 characters)");
     expect(readFileSync(join(root, "out.txt"), "utf8")).toBe("two ünï");
     expect(statSync(join(root, "out.txt")).mode & 0o777).toBe(0o600);
     expect(readdirSync(root).filter((n) => n.includes(".tfo-"))).toEqual([]);
@@ -136,6 +145,8 @@ describe("write_file", () => {
     await call("write_file", { path: "log.txt", content: "a\n" });
     const r = await call("write_file", { path: "log.txt", content: "b\n", append: true });
     expect(r.structuredContent.appended).toBe(true);
+    expect(text(r)).toBe("Successfully appended 2 bytes to log.txt");
+    expect(r.content).toHaveLength(1);
     expect(readFileSync(join(root, "log.txt"), "utf8")).toBe("a\nb\n");
   });
   test("missing folder needs create_dirs", async () => {

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { hardLinkRefusal, openFileInsideRoots } from "../workspace/open-inside.ts";
 import { displayPath } from "../workspace/resolve.ts";
 import { defineTool, readOnly, ToolError } from "./define.ts";
-import { decodeText, sniffBinary, ENCODINGS, type Encoding } from "./text.ts";
+import { decodeText, ENCODING_HELP, type Encoding, resolveEncoding, sniffBinary } from "./text.ts";
 
 const CHUNK = 64 * 1024;
 const count = (what: string) => v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.description(what)));
@@ -12,7 +12,14 @@ const lines = (what: string) => v.optional(v.pipe(v.number(), v.integer(), v.min
 const input = v.pipe(
   v.object({
     path: v.pipe(v.string(), v.description("File path, relative to the workspace root or absolute inside it")),
-    encoding: v.optional(v.pipe(v.picklist(ENCODINGS), v.description("Text encoding; base64 returns any file's bytes")), "utf-8"),
+    encoding: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((name) => resolveEncoding(name) !== undefined, (issue) => `unknown encoding ${JSON.stringify(issue.input)}; use ${ENCODING_HELP}`),
+        v.description(`Text encoding: ${ENCODING_HELP}`),
+      ),
+      "utf-8",
+    ),
     offset: count("Byte offset to start reading at"),
     length: count("Number of bytes to read from offset"),
     head: lines("Return only the first N lines"),
@@ -121,8 +128,8 @@ export const readFile = defineTool({
         range = { start: 0, end: size, truncated: false };
       }
       const bytes = await readRange(fd, range.start, range.end);
-      const encoding = args.encoding as Encoding;
-      if (encoding !== "base64") {
+      const encoding = resolveEncoding(args.encoding) as Encoding;
+      if (encoding.kind !== "base64") {
         const binary = sniffBinary(bytes);
         if (binary) {
           throw new ToolError(
@@ -133,7 +140,7 @@ export const readFile = defineTool({
       const decoded = decodeText(bytes, encoding, range.start > 0, range.end < size);
       if (!decoded.ok) throw new ToolError(`${shown}: ${decoded.error}`);
       const end = range.start + bytes.length;
-      const meta = { path: shown, encoding, size, start: range.start, end, truncated: range.truncated };
+      const meta = { path: shown, encoding: args.encoding, size, start: range.start, end, truncated: range.truncated };
       // The file's own text is the content; a second block says so only when it is a part of the file.
       const partial = range.start > 0 || end < size;
       const note = partial ? `[${shown}: bytes ${range.start}-${end} of ${size}${range.truncated ? `; cut at the read limit of ${max} bytes (workspace.max_read_bytes)` : ""}]` : undefined;

@@ -1,7 +1,63 @@
 // Pure helpers on bytes: is it binary, and how to turn it into text without mangling it.
 
-export const ENCODINGS = ["utf-8", "utf8", "utf-16le", "latin1", "ascii", "base64"] as const;
-export type Encoding = (typeof ENCODINGS)[number];
+/** How bytes become text: our own paths for the common ones, TextDecoder for the rest. */
+export type Encoding =
+  | { kind: "utf-8" }
+  | { kind: "base64" }
+  | { kind: "buffer"; name: "latin1" | "ascii" | "utf-16le" }
+  | { kind: "utf-16" }
+  | { kind: "decoder"; label: string };
+
+// Python codec names people pass (the Python server took any codec), to ours.
+const ALIASES: Record<string, Encoding> = {
+  "utf-8": { kind: "utf-8" },
+  utf8: { kind: "utf-8" },
+  u8: { kind: "utf-8" },
+  utf: { kind: "utf-8" },
+  "utf-8-sig": { kind: "utf-8" },
+  base64: { kind: "base64" },
+  // Python's latin-1 is ISO-8859-1 byte for byte; TextDecoder's "latin1" label is windows-1252.
+  latin1: { kind: "buffer", name: "latin1" },
+  "latin-1": { kind: "buffer", name: "latin1" },
+  "iso-8859-1": { kind: "buffer", name: "latin1" },
+  "iso8859-1": { kind: "buffer", name: "latin1" },
+  l1: { kind: "buffer", name: "latin1" },
+  cp819: { kind: "buffer", name: "latin1" },
+  ascii: { kind: "buffer", name: "ascii" },
+  "us-ascii": { kind: "buffer", name: "ascii" },
+  "646": { kind: "buffer", name: "ascii" },
+  "utf-16le": { kind: "buffer", name: "utf-16le" },
+  "utf-16-le": { kind: "buffer", name: "utf-16le" },
+  "utf-16be": { kind: "decoder", label: "utf-16be" },
+  "utf-16-be": { kind: "decoder", label: "utf-16be" },
+  "utf-16": { kind: "utf-16" },
+  utf16: { kind: "utf-16" },
+  mac_roman: { kind: "decoder", label: "macintosh" },
+  "mac-roman": { kind: "decoder", label: "macintosh" },
+  cp932: { kind: "decoder", label: "shift_jis" },
+  ms932: { kind: "decoder", label: "shift_jis" },
+  sjis: { kind: "decoder", label: "shift_jis" },
+};
+
+/** A person's encoding name (Python's codec names too, any case, _ or -) → how to decode, or undefined. */
+export function resolveEncoding(name: string): Encoding | undefined {
+  const n = name.trim().toLowerCase();
+  const dashed = n.replaceAll("_", "-");
+  const known = ALIASES[n] ?? ALIASES[dashed];
+  if (known) return known;
+  const cp = /^(?:cp|windows-?)(\d{3,4})$/.exec(dashed);
+  for (const label of [n, dashed, ...(cp ? [`windows-${cp[1]}`, `ibm${cp[1]}`] : [])]) {
+    try {
+      new TextDecoder(label as never);
+      return { kind: "decoder", label };
+    } catch {
+      // not a label TextDecoder knows
+    }
+  }
+  return undefined;
+}
+
+export const ENCODING_HELP = "utf-8 (default), latin-1, ascii, utf-16 (-le, -be), cp1252 and the other Windows code pages, iso-8859-N, shift_jis, euc-jp, gbk, big5, koi8-r and any other name TextDecoder knows, or base64 for raw bytes";
 
 const SIGNATURES: [string, number[]][] = [
   ["PNG image", [0x89, 0x50, 0x4e, 0x47]],
@@ -70,15 +126,26 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 
 export type Decoded = { ok: true; text: string } | { ok: false; error: string };
 
+function decodeWith(label: string, bytes: Uint8Array): Decoded {
+  try {
+    return { ok: true, text: new TextDecoder(label as never, { fatal: true }).decode(bytes) };
+  } catch {
+    return { ok: false, error: `not valid ${label}; try another encoding, or "base64" for raw bytes.` };
+  }
+}
+
 export function decodeText(bytes: Uint8Array, encoding: Encoding, cutStart = false, cutEnd = false): Decoded {
-  switch (encoding) {
+  switch (encoding.kind) {
     case "base64":
       return { ok: true, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") };
-    case "latin1":
-    case "ascii":
-    case "utf-16le":
-      return { ok: true, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding) };
-    default: {
+    case "buffer":
+      return { ok: true, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding.name) };
+    case "utf-16":
+      // As Python's utf-16: the byte-order mark says which; little-endian without one.
+      return decodeWith(bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : "utf-16le", bytes);
+    case "decoder":
+      return decodeWith(encoding.label, bytes);
+    case "utf-8": {
       const body = trimUtf8Edges(bytes, cutStart, cutEnd);
       try {
         // ignoreBOM is false by default: a leading BOM is stripped, as editors do.

@@ -50,7 +50,8 @@ export const writeFile = defineTool({
     "Write text to a file inside the workspace, replacing it atomically (a crash never leaves half a file), or append to it. Set create_dirs to make missing folders.",
   input,
   output,
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  // Not idempotent: with append, the same call twice writes twice.
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   writes: true,
   async run(args, { workspace }) {
     const bytes = Buffer.from(args.content, "utf8");
@@ -83,7 +84,11 @@ export const writeFile = defineTool({
     }
     const created = !existing?.isFile();
     const data = { path: shown, bytes_written: bytes.length, created, appended: args.append && !created };
-    const verb = data.appended ? "Appended" : "Wrote";
-    return { text: `${verb} ${bytes.length} bytes to ${shown}`, data };
+    // Upstream's sentence, so scripts that parse it keep working; it counted characters,
+    // which a second block gives when they differ from the bytes.
+    const verb = data.appended ? "appended" : "wrote";
+    const characters = args.content.length;
+    const note = characters !== bytes.length ? `(${characters} characters)` : undefined;
+    return { text: `Successfully ${verb} ${bytes.length} bytes to ${shown}`, data, note };
   },
 });
