@@ -69,6 +69,7 @@ export const KEY_DOCS: Record<string, string> = {
   "commands.max_output_bytes": "stdout and stderr are each cut at this many bytes",
   "commands.env_passthrough": "if not empty, only these variables (plus PATH, HOME, LANG, TERM, USER, SHELL, TMPDIR) reach commands",
   "commands.env_drop": "variables never passed to commands (secrets are always dropped)",
+  "commands.cgroups": "a cgroup v2 per command where the server may make one: also catches a process that left the session and cleared its environment after a SIGKILLed server (costs ~0.3-10 ms per command)",
   "storage.backend": "sqlite | memory | postgres (postgres uses database.postgres_url; not in this build yet)",
   "storage.url": "conversations and sessions: sqlite:PATH, or memory: (empty: sqlite in $XDG_DATA_HOME/tfo-mcp/tfo-mcp.db)",
   "database.postgres_url": "PostgreSQL for storage.backend: postgres (a URL alone connects to nothing)",

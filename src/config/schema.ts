@@ -109,6 +109,9 @@ export const configSchema = v.object({
     max_output_bytes: positiveInt(1 * MiB),
     env_passthrough: stringList([]),
     env_drop: stringList([]),
+    // Off by default: moving each shell into its cgroup cost ~8 ms per command on a busy
+    // machine, for one case the /proc tracking misses (see README, Security).
+    cgroups: bool(false),
   }),
   storage: section({
     backend: v.optional(v.picklist(["sqlite", "memory", "postgres"]), "sqlite"),

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { spawnContained } from "../process/contain.ts";
 import { resolveFolder } from "../workspace/resolve.ts";
 import { checkCommand, childEnv } from "./command-policy.ts";
 import { defineTool, ToolError } from "./define.ts";
@@ -43,18 +44,6 @@ async function capture(stream: ReadableStream<Uint8Array>, cap: number): Promise
   return total > cap ? { text: `${text}\n[output truncated: ${total} bytes, first ${cap} kept (commands.max_output_bytes)]`, truncated: true } : { text, truncated: false };
 }
 
-const isWindows = process.platform === "win32";
-
-/** Kill the command and everything it started: it leads its own process group. */
-function killTree(pid: number, proc: { kill(signal?: number | NodeJS.Signals): void }) {
-  try {
-    if (isWindows) proc.kill();
-    else process.kill(-pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
 export const executeCommand = defineTool({
   name: "execute_command",
   title: "Execute command",
@@ -73,25 +62,22 @@ export const executeCommand = defineTool({
     const folder = await resolveFolder(workspace, args.working_dir ?? ".", { missing: notFolder, file: notFolder });
     if (!folder.ok) throw new ToolError(folder.error);
 
-    const shell = isWindows ? ["cmd.exe", "/d", "/s", "/c", args.command] : ["/bin/sh", "-c", args.command];
     const started = performance.now();
-    const proc = Bun.spawn(shell, {
+    const { proc, kill, finish } = await spawnContained(args.command, {
       cwd: folder.path,
       env: childEnv(process.env, config.commands.env_passthrough, config.commands.env_drop),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      detached: !isWindows,
+      log,
+      cgroups: config.commands.cgroups,
     });
     let timedOut = false;
     let cancelled = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      killTree(proc.pid, proc);
+      kill();
     }, args.timeout * 1000);
     const onAbort = () => {
       cancelled = true;
-      killTree(proc.pid, proc);
+      kill();
     };
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
@@ -101,9 +87,9 @@ export const executeCommand = defineTool({
     const exitCode = await proc.exited;
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
-    // The shell is done; anything it left running in the background goes with it,
-    // otherwise a `sleep 1000 &` would hold our pipes open and outlive the call.
-    killTree(proc.pid, proc);
+    // The shell is done; anything it left running goes with it (a `sleep 1000 &`, a `setsid`
+    // daemon), otherwise it would hold our pipes open and outlive the call.
+    finish();
     const [stdout, stderr] = await Promise.all([out, err]);
     const duration = Math.round(performance.now() - started);
     const exit_code = timedOut || cancelled ? null : exitCode;
