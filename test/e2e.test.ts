@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { connectBinary, resourceText, textOf, type Connected } from "./helpers/client.ts";
 import { initializedPeer, rawPeer } from "./helpers/raw.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/wait.ts";
 import { binary, runBinary } from "./helpers/binary.ts";
 
 const base = tempDir("tfo-e2e-");
@@ -218,11 +219,12 @@ describe("hostile input on stdin", () => {
     const marker = `tfo-cancel-${Date.now() % 100000}`;
     const { peer } = await initializedPeer({ cwd: root });
     peer.request(4, "tools/call", { name: "execute_command", arguments: { command: `(exec -a ${marker} sleep 60) & sleep 60` } });
-    await Bun.sleep(300);
-    expect(Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim()).not.toBe("");
+    const running = () => Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
+    await until(() => running() !== "", 5000, 20);
+    expect(running()).not.toBe("");
     peer.send(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 4, reason: "user" } })}\n`);
-    await Bun.sleep(300);
-    expect(Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim()).toBe("");
+    await until(() => running() === "", 5000, 20);
+    expect(running()).toBe("");
     peer.request(5, "ping");
     expect((await peer.response(5)).result).toEqual({});
     await peer.close();

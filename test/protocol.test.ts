@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { resourceText } from "./helpers/client.ts";
 import { inProcess } from "./helpers/inproc.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/wait.ts";
 
 const base = tempDir();
 const root = join(base.path, "ws");
@@ -193,8 +194,9 @@ describe("completions", () => {
 describe("logging", () => {
   test("after logging/setLevel the client receives audit lines without argument contents", async () => {
     await s.client.setLoggingLevel("info");
+    const first = logged.length;
     await s.client.callTool({ name: "echo", arguments: { message: "private words" } });
-    await Bun.sleep(20);
+    await until(() => logged.length > first, 2000);
     const last = logged.at(-1) as { level: string; data: { tool: string; args: Record<string, string> } };
     expect(last.level).toBe("info");
     expect(last.data.tool).toBe("echo");
@@ -203,8 +205,13 @@ describe("logging", () => {
     await s.client.setLoggingLevel("error");
     const before = logged.length;
     await s.client.callTool({ name: "echo", arguments: { message: "x" } });
-    await Bun.sleep(20);
-    expect(logged.length).toBe(before);
+    // A fence instead of a sleep: messages arrive in order, so an audit of the call above
+    // would be here before the audit of this one.
+    await s.client.setLoggingLevel("info");
+    await s.client.callTool({ name: "echo", arguments: { message: "fence" } });
+    await until(() => logged.length > before, 2000);
+    expect(logged.slice(before).map((l) => (l as { data: { args: unknown } }).data.args)).toEqual([{ message: "string(5)" }]);
+    await s.client.setLoggingLevel("error");
   });
   test("the server log has one audit line per call and never the contents", () => {
     const audits = s.logs.filter((l) => JSON.parse(l).event === "tool call");

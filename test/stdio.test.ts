@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
 import { classifyLine, createStdioTransport } from "../src/server/stdio.ts";
+import { until } from "./helpers/wait.ts";
 
 describe("classifyLine (pure)", () => {
   test.each([
@@ -59,7 +60,6 @@ function harness(opts: { maxLineBytes?: number; drainMs?: number } = {}) {
   };
   return { input, transport, lines, received, isClosed: () => closed };
 }
-const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe("stdio transport", () => {
   test("splits chunks at newlines, joins partial lines, strips CR, skips blank lines", async () => {
@@ -68,7 +68,7 @@ describe("stdio transport", () => {
     h.input.write('{"jsonrpc":"2.0","id":1,');
     h.input.write('"method":"ping"}\r\n\n   \n{"jsonrpc":"2.0","method":"a"}\n{"jsonrpc":"2.0","id":2,"met');
     h.input.write('hod":"b"}\n');
-    await tick();
+    await until(() => h.received.length >= 3, 1000);
     expect(h.received.map((m) => m.method)).toEqual(["ping", "a", "b"]);
     expect(h.lines).toEqual([]);
   });
@@ -77,7 +77,7 @@ describe("stdio transport", () => {
     const h = harness();
     await h.transport.start();
     h.input.write('not json\n{"jsonrpc":"2.0","id":9,"method":"x","params":"p"}\n{"jsonrpc":"2.0","id":10,"method":"ok"}\n');
-    await tick();
+    await until(() => h.received.length >= 1 && h.lines.length >= 2, 1000);
     expect(h.lines.map((l) => [l.id, l.error.code])).toEqual([[null, -32700], [9, -32600]]);
     expect(h.received.map((m) => m.id)).toEqual([10]);
   });
@@ -90,7 +90,7 @@ describe("stdio transport", () => {
     h.input.write("x".repeat(500));
     h.input.write('yyy\n{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
     h.input.write(`${"z".repeat(150)}\n{"jsonrpc":"2.0","id":2,"method":"ping"}\n`);
-    await tick();
+    await until(() => h.received.length >= 2 && h.lines.length >= 2, 1000);
     expect(h.lines.map((l) => [l.id, l.error.code])).toEqual([[null, -32600], [null, -32600]]);
     expect(h.lines[0].error.message).toContain("longer than 100 bytes");
     expect(h.received.map((m) => m.id)).toEqual([1, 2]);
@@ -101,12 +101,12 @@ describe("stdio transport", () => {
     await h.transport.start();
     const req = '{"jsonrpc":"2.0","id":1,"method":"slow"}\n';
     h.input.write(req + req);
-    await tick();
+    await until(() => h.received.length >= 1 && h.lines.length >= 1, 1000);
     expect(h.received).toHaveLength(1);
     expect(h.lines[0].error.message).toContain("already in use");
     await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
     h.input.write(req);
-    await tick();
+    await until(() => h.received.length >= 2, 1000);
     expect(h.received).toHaveLength(2);
   });
 
@@ -115,7 +115,7 @@ describe("stdio transport", () => {
     await h.transport.start();
     h.input.write('{"jsonrpc":"2.0","id":1,"method":"ping"}\n{"jsonrpc":"2.0","id":2,"method":"last"}');
     h.input.end();
-    await tick();
+    await until(() => h.received.length >= 2, 1000);
     expect(h.received.map((m) => m.id)).toEqual([1, 2]);
     expect(h.isClosed()).toBe(false);
     await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
@@ -125,7 +125,7 @@ describe("stdio transport", () => {
     await junk.transport.start();
     junk.input.write("x".repeat(50));
     junk.input.end();
-    await tick();
+    await until(() => junk.lines.length >= 1 && junk.input.readableEnded, 1000);
     expect(junk.received).toEqual([]);
     expect(junk.lines).toHaveLength(1);
   });
@@ -135,7 +135,7 @@ describe("stdio transport", () => {
     await h.transport.start();
     h.input.write('{"jsonrpc":"2.0","id":1,"method":"slow"}\n');
     h.input.end();
-    await tick();
+    await until(() => h.received.length >= 1 && h.input.readableEnded, 1000);
     expect(h.isClosed()).toBe(false);
     await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
     expect(h.isClosed()).toBe(true);
@@ -145,13 +145,14 @@ describe("stdio transport", () => {
     const idle = harness();
     await idle.transport.start();
     idle.input.end();
-    await tick();
+    // At once: the drain time (10 s by default) is for requests still running.
+    await until(() => idle.isClosed(), 1000);
     expect(idle.isClosed()).toBe(true);
     const busy = harness({ drainMs: 20 });
     await busy.transport.start();
     busy.input.write('{"jsonrpc":"2.0","id":1,"method":"slow"}\n');
     busy.input.end();
-    await new Promise((r) => setTimeout(r, 60));
+    await until(() => busy.isClosed(), 2000);
     expect(busy.isClosed()).toBe(true);
   });
 });
@@ -164,10 +165,10 @@ describe("direct dispatch to the SDK Server", () => {
     const server = new Server({ name: "t", version: "1" }, { capabilities: {} });
     expect(await connectServer(server, h.transport, { checked: true })).toBe("direct");
     h.input.write('{"jsonrpc":"2.0","id":7,"method":"ping"}\n');
-    await tick();
+    await until(() => h.lines.length >= 1, 1000);
     expect(h.lines).toEqual([{ jsonrpc: "2.0", id: 7, result: {} }]);
     h.input.write('{"jsonrpc":"2.0","id":8,"method":"nope/nope"}\n{"jsonrpc":"2.0","method":"notifications/whatever"}\n');
-    await tick();
+    await until(() => h.lines.length >= 2, 1000);
     expect(h.lines[1].error.code).toBe(-32601);
     expect(h.lines).toHaveLength(2);
   });

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from "node:path";
 import { inProcess } from "./helpers/inproc.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/wait.ts";
 
 type Result = { content: { type: string; text: string }[]; structuredContent?: any; _meta?: any; isError?: boolean };
 
@@ -276,16 +277,17 @@ describe("execute_command", () => {
     expect(r.structuredContent).toBeUndefined();
     expect(r._meta).toMatchObject({ exit_code: null, timed_out: true });
     expect(r.content[1]!.text).toContain("Timed out after 0.5 s");
-    await Bun.sleep(100);
-    const ps = Bun.spawnSync(["pgrep", "-f", marker]);
-    expect(ps.stdout.toString().trim()).toBe("");
+    const running = () => Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
+    await until(() => running() === "", 5000, 20);
+    expect(running()).toBe("");
   });
   test("background children are cleaned up when the shell exits", async () => {
     const marker = `tfo-bg-${process.pid}-${Date.now() % 100000}`;
     const r = await call("execute_command", { command: `(exec -a ${marker} sleep 60) & echo started` });
     expect(JSON.parse(text(r)).stdout).toBe("started\n");
-    await Bun.sleep(100);
-    expect(Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim()).toBe("");
+    const running = () => Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
+    await until(() => running() === "", 5000, 20);
+    expect(running()).toBe("");
   });
   test("output is capped with a marker", async () => {
     const s = await inProcess({ roots: [root], config: { commands: { max_output_bytes: 100 } } });

@@ -1,12 +1,15 @@
 // A local HTTP server that speaks the Anthropic Messages API (JSON and SSE streaming),
 // and can be told to fail: 429 with retry-after, 529, 500, 401, a malformed body, or a hang.
+// Every 429 and 5xx says retry-after-ms (1 ms unless a step says otherwise), so the SDK's
+// retries never wait its real backoff (0.5 s, 1 s, 2 s, ...) in a test.
 export type Step =
   | { kind: "reply"; text?: string; chunks?: number; delayMs?: number }
   | { kind: "status"; status: number; type?: string; message?: string; retryAfterMs?: number }
   | { kind: "malformed" }
   | { kind: "hang" };
 
-export type Recorded = { body: Record<string, any>; headers: Record<string, string> };
+/** `at`: when the request arrived (performance.now()) */
+export type Recorded = { body: Record<string, any>; headers: Record<string, string>; at: number };
 
 const ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",
@@ -20,6 +23,8 @@ export function startFakeAnthropic() {
   const script: Step[] = [];
   const requests: Recorded[] = [];
   let hung = 0;
+  // Requests the client gave up on while we held them: a hang or a stream cut short.
+  let abandoned = 0;
 
   const server = Bun.serve({
     port: 0,
@@ -33,18 +38,23 @@ export function startFakeAnthropic() {
         return Response.json({ type: "error", error: { type: "authentication_error", message: "no key" } }, { status: 401 });
       }
       const body = (await req.json()) as Record<string, any>;
-      requests.push({ body, headers: Object.fromEntries(req.headers) });
+      requests.push({ body, headers: Object.fromEntries(req.headers), at: performance.now() });
       const step = script.shift() ?? { kind: "reply" };
       if (step.kind === "status") {
         const headers: Record<string, string> = { "content-type": "application/json", "request-id": `req_${requests.length}` };
-        if (step.retryAfterMs !== undefined) headers["retry-after-ms"] = String(step.retryAfterMs);
+        if (step.status === 429 || step.status >= 500) headers["retry-after-ms"] = String(step.retryAfterMs ?? 1);
         const error = { type: step.type ?? ERROR_TYPES[step.status] ?? "api_error", message: step.message ?? `fake ${step.status}` };
         return new Response(JSON.stringify({ type: "error", error }), { status: step.status, headers });
       }
       if (step.kind === "malformed") return new Response("{not json", { status: 200, headers: { "content-type": "application/json" } });
       if (step.kind === "hang") {
         hung++;
-        return new Promise<Response>((resolve) => req.signal.addEventListener("abort", () => resolve(new Response("aborted", { status: 499 }))));
+        return new Promise<Response>((resolve) =>
+          req.signal.addEventListener("abort", () => {
+            abandoned++;
+            resolve(new Response("aborted", { status: 499 }));
+          }),
+        );
       }
       const last = [...(body.messages as { role: string; content: unknown }[])].reverse().find((m) => m.role === "user");
       const lastText = typeof last?.content === "string" ? last.content : JSON.stringify(last?.content);
@@ -63,7 +73,10 @@ export function startFakeAnthropic() {
           send("ping", { type: "ping" });
           for (const part of parts) {
             if (step.delayMs) await Bun.sleep(step.delayMs);
-            if (req.signal.aborted) return controller.close();
+            if (req.signal.aborted) {
+              abandoned++;
+              return controller.close();
+            }
             send("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: part } });
           }
           send("content_block_stop", { type: "content_block_stop", index: 0 });
@@ -84,6 +97,8 @@ export function startFakeAnthropic() {
       script.push(...steps);
     },
     hungCount: () => hung,
+    /** how many requests the client aborted while they hung or streamed */
+    abandonedCount: () => abandoned,
     stop: () => server.stop(true),
   };
 }
