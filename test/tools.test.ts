@@ -276,7 +276,8 @@ describe("execute_command", () => {
     expect(r.isError).toBe(true);
     expect(r.structuredContent).toBeUndefined();
     expect(r._meta).toMatchObject({ exit_code: null, timed_out: true });
-    expect(r.content[1]!.text).toContain("Timed out after 0.5 s");
+    expect(r.content[0]!.text).toBe("Command timed out after 0.5s");
+    expect(JSON.parse(r.content[1]!.text.split("\nThe command")[0]!)).toMatchObject({ exit_code: null, stdout: "" });
     const running = () => Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
     await until(() => running() === "", 5000, 20);
     expect(running()).toBe("");

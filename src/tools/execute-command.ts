@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { spawnContained } from "../process/contain.ts";
-import { resolveFolder } from "../workspace/resolve.ts";
+import { openFolderInsideRoots } from "../workspace/open-inside.ts";
 import { checkCommand, childEnv } from "./command-policy.ts";
 import { defineTool, ToolError } from "./define.ts";
 
@@ -59,16 +59,24 @@ export const executeCommand = defineTool({
     const verdict = checkCommand(args.command, config.commands.allow, config.commands.deny);
     if (!verdict.ok) throw new ToolError(`${verdict.error[0]?.toUpperCase()}${verdict.error.slice(1)}.`);
     const notFolder = (shown: string) => `working_dir ${shown} is not an existing folder.`;
-    const folder = await resolveFolder(workspace, args.working_dir ?? ".", { missing: notFolder, file: notFolder });
+    // Opened by descriptor (Linux): the folder the command starts in is the one checked,
+    // even if a folder on the way is swapped for a symlink meanwhile.
+    const folder = await openFolderInsideRoots(workspace, args.working_dir ?? ".", { missing: notFolder, file: notFolder });
     if (!folder.ok) throw new ToolError(folder.error);
 
     const started = performance.now();
-    const { proc, kill, finish } = await spawnContained(args.command, {
-      cwd: folder.path,
-      env: childEnv(process.env, config.commands.env_passthrough, config.commands.env_drop),
-      log,
-      cgroups: config.commands.cgroups,
-    });
+    let contained: Awaited<ReturnType<typeof spawnContained>>;
+    try {
+      contained = await spawnContained(args.command, {
+        cwd: folder.ref,
+        env: { ...childEnv(process.env, config.commands.env_passthrough, config.commands.env_drop), PWD: folder.path },
+        log,
+        cgroups: config.commands.cgroups,
+      });
+    } finally {
+      folder.close();
+    }
+    const { proc, kill, finish } = contained;
     let timedOut = false;
     let cancelled = false;
     const timer = setTimeout(() => {
@@ -106,7 +114,8 @@ export const executeCommand = defineTool({
     };
     log.debug("command finished", { exit_code, duration_ms: duration, timed_out: timedOut });
     const text = JSON.stringify({ exit_code, stdout: stdout.text, stderr: stderr.text }, null, 2);
-    if (timedOut) return { text, data, isError: true, note: `Timed out after ${args.timeout} s; the command and its children were killed.` };
+    // Upstream's sentence first, as the Python server answered a timeout; the output so far after it.
+    if (timedOut) return { text: `Command timed out after ${args.timeout}s`, data, isError: true, note: `${text}\nThe command and its children were killed.` };
     if (cancelled) return { text, data, isError: true, note: "Cancelled; the command and its children were killed." };
     return { text, data, isError: exitCode !== 0 };
   },
