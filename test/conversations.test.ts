@@ -10,7 +10,7 @@ import { memoryStore } from "../src/store/memory.ts";
 import { parseStorageUrl } from "../src/store/open.ts";
 import { keyedQueue, type Store } from "../src/store/port.ts";
 import { MIGRATIONS, sqliteStore } from "../src/store/sqlite.ts";
-import { cleanEnv, runBinary } from "./helpers/binary.ts";
+import { binary, cleanEnv, runBinary } from "./helpers/binary.ts";
 import { connectBinary, resourceText, textOf } from "./helpers/client.ts";
 import { startFakeAnthropic } from "./helpers/fake-anthropic.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -140,6 +140,8 @@ describe("conversations through the binary", () => {
     fake.stop();
     dir.cleanup();
   });
+  // The build is not the first test's to time: under load it takes longer than a test may.
+  beforeAll(() => binary(), 120_000);
   let id = "";
   const say = async (c: Awaited<ReturnType<typeof connectBinary>>, args: Record<string, unknown>) => c.client.callTool({ name: "claude_conversation", arguments: args });
 

@@ -1,11 +1,13 @@
 // memory: storage that lasts as long as the process. For tests and for people who want no file.
 import { type Conversation, nowIso, type Session, type Turn } from "../sessions/records.ts";
+import type { ApiKey } from "../tenants/keys.ts";
 import { keyedQueue, type Store } from "./port.ts";
 
 export function memoryStore(): Store {
   const conversations = new Map<string, Omit<Conversation, "turns">>();
   const turns = new Map<string, Turn[]>();
   const sessions = new Map<string, Session>();
+  const keys = new Map<string, ApiKey>();
   const withCount = (c: Omit<Conversation, "turns">): Conversation => ({ ...c, turns: turns.get(c.id)?.length ?? 0 });
   const touch = (id: string) => {
     const c = conversations.get(id);
@@ -67,6 +69,33 @@ export function memoryStore(): Store {
     },
     async counts() {
       return { conversations: conversations.size, sessions: sessions.size };
+    },
+    async addKey(k) {
+      if (keys.has(k.name) || [...keys.values()].some((x) => x.hash === k.hash)) throw new Error(`UNIQUE constraint failed: api_keys.name`);
+      keys.set(k.name, { ...k });
+    },
+    async listKeys() {
+      return [...keys.values()].sort((a, b) => a.name.localeCompare(b.name)).map((k) => ({ ...k }));
+    },
+    async keyByHash(hash) {
+      const found = [...keys.values()].find((k) => k.hash === hash && !k.revoked_at);
+      return found && { ...found };
+    },
+    async revokeKey(name, at) {
+      const k = keys.get(name);
+      if (!k || k.revoked_at) return false;
+      keys.set(name, { ...k, revoked_at: at });
+      return true;
+    },
+    async replaceKeyHash(name, hash) {
+      const k = keys.get(name);
+      if (!k || k.revoked_at) return false;
+      keys.set(name, { ...k, hash });
+      return true;
+    },
+    async touchKey(name, at) {
+      const k = keys.get(name);
+      if (k) keys.set(name, { ...k, last_used_at: at });
     },
     serialize: keyedQueue(),
     close() {},

@@ -1,5 +1,6 @@
 // The storage port: what the rest of the program may ask of storage. Adapters: memory, sqlite.
 import type { Conversation, Session, Turn, TurnOutcome } from "../sessions/records.ts";
+import type { ApiKey } from "../tenants/keys.ts";
 
 export type Store = {
   /** "memory" or "sqlite:/path" — shown in health and logs */
@@ -16,6 +17,16 @@ export type Store = {
   updateSession(id: string, change: { ended_at?: string; calls?: number }): Promise<void>;
   listSessions(limit: number): Promise<Session[]>;
   counts(): Promise<{ conversations: number; sessions: number }>;
+  /** API keys (tenants): only hashes are stored */
+  addKey(k: ApiKey): Promise<void>;
+  listKeys(): Promise<ApiKey[]>;
+  /** an active (not revoked) key by the hash of what a client sent */
+  keyByHash(hash: string): Promise<ApiKey | undefined>;
+  /** false when there is no such active key */
+  revokeKey(name: string, at: string): Promise<boolean>;
+  /** a new hash for an active key (rotate); false when there is none */
+  replaceKeyHash(name: string, hash: string): Promise<boolean>;
+  touchKey(name: string, at: string): Promise<void>;
   /** runs fn alone for this key: turns of one conversation never interleave */
   serialize<T>(key: string, fn: () => Promise<T>): Promise<T>;
   close(): void;

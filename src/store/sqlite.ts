@@ -3,6 +3,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Conversation, nowIso, type Session, type Turn } from "../sessions/records.ts";
+import type { ApiKey } from "../tenants/keys.ts";
 import { keyedQueue, type Store } from "./port.ts";
 
 /** Each entry moves the schema one version up; PRAGMA user_version says where a file stands. */
@@ -39,6 +40,18 @@ export const MIGRATIONS = [
      calls INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX conversations_updated ON conversations(updated_at);`,
+  `CREATE TABLE api_keys (
+     name TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     roots TEXT NOT NULL,
+     tools TEXT NOT NULL,
+     read_only INTEGER NOT NULL,
+     rate_limit INTEGER NOT NULL,
+     max_sessions INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     last_used_at TEXT,
+     revoked_at TEXT
+   );`,
 ];
 
 export function migrate(db: Database): number {
@@ -85,7 +98,17 @@ export function sqliteStore(path: string): Store {
     updateSession: db.query("UPDATE sessions SET ended_at = COALESCE($ended_at, ended_at), calls = COALESCE($calls, calls) WHERE id = $id"),
     listSessions: db.query("SELECT * FROM sessions ORDER BY started_at DESC LIMIT $limit"),
     counts: db.query("SELECT (SELECT COUNT(*) FROM conversations) AS conversations, (SELECT COUNT(*) FROM sessions) AS sessions"),
+    addKey: db.query(
+      "INSERT INTO api_keys (name, hash, roots, tools, read_only, rate_limit, max_sessions, created_at) VALUES ($name, $hash, $roots, $tools, $read_only, $rate_limit, $max_sessions, $created_at)",
+    ),
+    listKeys: db.query("SELECT * FROM api_keys ORDER BY name"),
+    keyByHash: db.query("SELECT * FROM api_keys WHERE hash = $hash AND revoked_at IS NULL"),
+    revokeKey: db.query("UPDATE api_keys SET revoked_at = $at WHERE name = $name AND revoked_at IS NULL"),
+    replaceKeyHash: db.query("UPDATE api_keys SET hash = $hash WHERE name = $name AND revoked_at IS NULL"),
+    touchKey: db.query("UPDATE api_keys SET last_used_at = $at WHERE name = $name"),
   };
+  type KeyRow = Omit<ApiKey, "roots" | "tools" | "read_only"> & { roots: string; tools: string; read_only: number };
+  const keyFrom = (row: KeyRow): ApiKey => ({ ...row, roots: JSON.parse(row.roots), tools: JSON.parse(row.tools), read_only: row.read_only === 1 });
 
   const beginTurn = db.transaction((id: string, user: string, model: string) => {
     const { seq } = q.nextSeq.get({ id }) as { seq: number };
@@ -135,6 +158,25 @@ export function sqliteStore(path: string): Store {
     },
     async counts() {
       return q.counts.get() as { conversations: number; sessions: number };
+    },
+    async addKey(k) {
+      q.addKey.run({ name: k.name, hash: k.hash, roots: JSON.stringify(k.roots), tools: JSON.stringify(k.tools), read_only: k.read_only ? 1 : 0, rate_limit: k.rate_limit, max_sessions: k.max_sessions, created_at: k.created_at });
+    },
+    async listKeys() {
+      return (q.listKeys.all() as KeyRow[]).map(keyFrom);
+    },
+    async keyByHash(hash) {
+      const row = q.keyByHash.get({ hash }) as KeyRow | null;
+      return row ? keyFrom(row) : undefined;
+    },
+    async revokeKey(name, at) {
+      return q.revokeKey.run({ name, at }).changes > 0;
+    },
+    async replaceKeyHash(name, hash) {
+      return q.replaceKeyHash.run({ name, hash }).changes > 0;
+    },
+    async touchKey(name, at) {
+      q.touchKey.run({ name, at });
     },
     serialize: keyedQueue(),
     close() {
