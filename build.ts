@@ -11,6 +11,25 @@ import { archiveName, binaryName, exeName, TARGETS } from "./scripts/release/tar
 
 export type BuildOptions = { outfile: string; target?: Bun.Build.CompileTarget };
 
+/**
+ * The OTLP gRPC exporter loads @grpc/grpc-js through `createRequire(import.meta.url)`, which
+ * the bundler cannot follow: in the executable it looks for a node_modules that is not
+ * there ("Cannot find module '@grpc/grpc-js'"). This hands it the bundled module instead.
+ * The build fails if the pinned package stops looking like this.
+ */
+export const otlpGrpcRequire: Bun.BunPlugin = {
+  name: "otlp-grpc-require",
+  setup(build) {
+    build.onLoad({ filter: /otlp-grpc-exporter-base[\\/]dist[\\/]_virtual[\\/]_rolldown[\\/]runtime\.mjs$/ }, async ({ path }) => {
+      const text = await Bun.file(path).text();
+      const from = "createRequire(import.meta.url)";
+      if (!text.includes(from)) throw new Error(`${path} no longer calls ${from}; update otlpGrpcRequire in build.ts`);
+      const to = '((id) => { if (id === "@grpc/grpc-js") return __grpcJs; throw new Error(`${id} is not bundled`); })';
+      return { loader: "js", contents: `import * as __grpcJs from "@grpc/grpc-js";\n${text.replace(from, to)}` };
+    });
+  },
+};
+
 function gitCommit(): string {
   try {
     return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
@@ -25,6 +44,7 @@ export async function buildBinary({ outfile, target }: BuildOptions): Promise<st
   const result = await Bun.build({
     // A worker is embedded only when it is an entrypoint of its own (src/tools/content-match.ts starts it).
     entrypoints: [join(import.meta.dir, "src/cli.ts"), join(import.meta.dir, "src/tools/content-match-worker.ts")],
+    plugins: [otlpGrpcRequire],
     compile: {
       outfile,
       ...(target ? { target } : {}),

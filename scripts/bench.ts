@@ -2,11 +2,14 @@
 // call latency, throughput, memory and file-tree work side by side in one run, and prints
 // absolute figures with ratios against the references. `--json` for machines,
 // `--files N` for the tree size (default 50,000), `--runs N` for repetitions.
+// `--only telemetry`: the same binary with telemetry off and on (gRPC and HTTP, to a local
+// OTLP receiver): throughput, latency and start-up.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { buildBinary } from "../build.ts";
+import { startGrpcReceiver, startHttpReceiver } from "../test/helpers/otlp-receiver.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -16,7 +19,7 @@ const flag = (name: string, fallback: number) => {
 const JSON_OUT = argv.includes("--json");
 const FILES = flag("files", 50_000);
 const RUNS = flag("runs", 15);
-// --only start,calls,memory,tree: measure a subset while working on one figure.
+// --only start,calls,memory,tree,telemetry: measure a subset while working on one figure.
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? new Set(argv[onlyAt + 1]!.split(",")) : undefined;
 const want = (part: string) => !ONLY || ONLY.has(part);
@@ -34,9 +37,12 @@ const INIT = `${JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", pa
 const INITIALIZED = `${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`;
 const call = (id: number, name: string, args: Record<string, unknown>) => `${JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } })}\n`;
 
+// Telemetry stays off unless a measurement turns it on, whatever the caller's environment says.
+const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TELEMETRYFLOW_") && !k.startsWith("OTEL_")));
+
 /** A server process with a line reader that resolves responses by id. */
 function start(cmd: string[], cwd: string, env: Record<string, string> = {}) {
-  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, ...env } });
+  const proc = Bun.spawn(cmd, { cwd, stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...BASE_ENV, ...env } });
   const waiting = new Map<number, (m: any) => void>();
   let firstLineAt = 0;
   let lastLineAt = 0;
@@ -84,11 +90,11 @@ function start(cmd: string[], cwd: string, env: Record<string, string> = {}) {
   };
 }
 
-async function coldStart(cmd: string[], cwd: string): Promise<Stats> {
+async function coldStart(cmd: string[], cwd: string, env?: Record<string, string>): Promise<Stats> {
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now();
-    const s = start(cmd, cwd);
+    const s = start(cmd, cwd, env);
     const r = s.response(0);
     s.send(INIT);
     await r;
@@ -107,8 +113,8 @@ async function session(cmd: string[], cwd: string, env?: Record<string, string>)
   return s;
 }
 
-async function latency(cmd: string[], cwd: string, n = 2000): Promise<Stats> {
-  const s = await session(cmd, cwd);
+async function latency(cmd: string[], cwd: string, n = 2000, env?: Record<string, string>): Promise<Stats> {
+  const s = await session(cmd, cwd, env);
   const times: number[] = [];
   for (let i = 1; i <= n; i++) {
     const t0 = performance.now();
@@ -121,8 +127,8 @@ async function latency(cmd: string[], cwd: string, n = 2000): Promise<Stats> {
   return stats(times);
 }
 
-async function throughput(cmd: string[], cwd: string, n = 5000): Promise<number> {
-  const s = await session(cmd, cwd);
+async function throughput(cmd: string[], cwd: string, n = 5000, env?: Record<string, string>): Promise<number> {
+  const s = await session(cmd, cwd, env);
   const rates: number[] = [];
   for (let round = 0; round < 5; round++) {
     let batch = "";
@@ -272,6 +278,31 @@ try {
     const tailSmall = await timeTool(files, "read_file", { path: "small.log", tail: 10 }, () => {});
     await files.stop();
     add("read_file tail 10 lines: 50 MB vs 1 MB file (ms)", `${tailBig.median.toFixed(2)} vs ${tailSmall.median.toFixed(2)}`, "same tail, 50× the file", tailBig.median / tailSmall.median, "≈ 1 (cost of the tail, not the file)", tailBig.median <= tailSmall.median * 2);
+  }
+  if (want("telemetry")) {
+    // Off and on alternate, so drift on a shared machine lands on both sides.
+    for (const protocol of ["grpc", "http"] as const) {
+      const receiver = protocol === "grpc" ? await startGrpcReceiver() : await startHttpReceiver();
+      const on = { TELEMETRYFLOW_ENABLED: "true", TELEMETRYFLOW_ENDPOINT: receiver.url, TELEMETRYFLOW_PROTOCOL: protocol, TELEMETRYFLOW_BATCH_TIMEOUT_MS: "1000" };
+      say(`telemetry ${protocol}: throughput off/on …`);
+      const off: number[] = [];
+      const with_: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        off.push(await throughput(servers.tfo, cwd, 5000));
+        with_.push(await throughput(servers.tfo, cwd, 5000, on));
+      }
+      const offRate = stats(off).median;
+      const onRate = stats(with_).median;
+      add(`5,000 pipelined echo calls, telemetry ${protocol} on vs off (calls/s)`, `${onRate.toFixed(0)} vs ${offRate.toFixed(0)}`, `spans received: ${receiver.spans.length}`, onRate / offRate, "≥ 0.90 × off", onRate >= offRate * 0.9);
+      say(`telemetry ${protocol}: latency and start-up …`);
+      const latOff = await latency(servers.tfo, cwd, 2000);
+      const latOn = await latency(servers.tfo, cwd, 2000, on);
+      add(`echo round trip p50, telemetry ${protocol} on vs off (ms)`, `${latOn.median.toFixed(3)} vs ${latOff.median.toFixed(3)}`, `p99 ${latOn.p99!.toFixed(3)} vs ${latOff.p99!.toFixed(3)}`, latOn.median / latOff.median, "report", undefined);
+      const startOff = await coldStart(servers.tfo, cwd);
+      const startOn = await coldStart(servers.tfo, cwd, on);
+      add(`cold start, telemetry ${protocol} on vs off (median ms)`, `${startOn.median.toFixed(1)} vs ${startOff.median.toFixed(1)}`, `min ${startOn.min.toFixed(1)} vs ${startOff.min.toFixed(1)}`, startOn.median / startOff.median, "report", undefined);
+      await receiver.stop();
+    }
   }
   add("binary size (MB)", (Bun.file(tfo).size / MB).toFixed(1), "", 1, "report", undefined);
 

@@ -9,7 +9,8 @@ export function configReference(): string {
     for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
       const path = `${section}.${key}`;
       const shown = Array.isArray(value) ? "[]" : value === "" ? '""' : String(value);
-      rows.push(`| \`${path}\` | \`${shown}\` | \`${envNameFor(path)}\` | ${KEY_DOCS[path] ?? ""} |`);
+      // A | inside a cell would end it: escaped, as GitHub's tables want.
+      rows.push(`| \`${path}\` | \`${shown}\` | \`${envNameFor(path)}\` | ${(KEY_DOCS[path] ?? "").replaceAll("|", "\\|")} |`);
     }
   }
   return rows.join("\n");

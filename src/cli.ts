@@ -6,21 +6,26 @@ import { dirname, resolve } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { CLIENTS, type ClientName } from "./clients/config-files.ts";
 import { installClient, launcherOfThisProcess } from "./clients/install.ts";
-import { maskSecrets, renderConfigTemplate } from "./config/describe.ts";
+import { maskSecrets, maskUrlCredentials, renderConfigTemplate, secretValues } from "./config/describe.ts";
 import type { Partial } from "./config/env.ts";
 import { configFileCandidates, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { storageUrl, unavailableBackends } from "./config/schema.ts";
+import { type Config, storageUrl, unavailableBackends } from "./config/schema.ts";
+import { telemetryKeyProblems } from "./config/telemetry-keys.ts";
 import { nearest } from "./config/nearest.ts";
 import { trustFile, trustListPath } from "./config/trust.ts";
 import { resolveModel } from "./claude/models.ts";
+import { type Logger, teeLogger } from "./log.ts";
 import { httpExposureProblem } from "./server/exposure.ts";
 import { checkArgs } from "./strict-args.ts";
+import { runKeys } from "./tenants/keys-command.ts";
 import { hardenProcess } from "./process/harden.ts";
 import { prompts } from "./prompts/index.ts";
 import { resources, resourceTemplates } from "./resources/index.ts";
 import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
 import { defaultDatabasePath, openStore, parseStorageUrl } from "./store/open.ts";
 import type { Store } from "./store/port.ts";
+import type { Telemetry } from "./telemetry/port.ts";
+import { describeTelemetry, telemetrySettings } from "./telemetry/settings.ts";
 import { offeredTools, tools } from "./tools/index.ts";
 import { COMMIT, TARGET, VERSION } from "./version.ts";
 
@@ -67,6 +72,11 @@ async function configOrExit(file: string | undefined, flags: Partial = {}): Prom
     reportProblems(loaded);
     throw new Exit(1);
   }
+  const telemetry = telemetryProblems(loaded.config);
+  if (telemetry.length) {
+    reportProblems({ ok: false, file: loaded.file, problems: telemetry });
+    throw new Exit(1);
+  }
   const missing = unavailableBackends(loaded.config);
   if (missing.length) {
     reportProblems({
@@ -77,6 +87,35 @@ async function configOrExit(file: string | undefined, flags: Partial = {}): Prom
     throw new Exit(1);
   }
   return loaded;
+}
+
+/** Whether this config starts telemetry: OTLP export, or the Prometheus endpoint of the http transport. */
+const telemetryWanted = (config: Config) => config.telemetry.enabled || (config.telemetry.prometheus && config.server.transport === "http");
+
+/** A bad key prefix, endpoint or OTEL_* value stops every command, as any invalid value does. */
+function telemetryProblems(config: Config): { path: string; message: string }[] {
+  const keys = telemetryKeyProblems(config);
+  if (keys.length || !telemetryWanted(config)) return keys;
+  const settings = telemetrySettings(config, process.env, VERSION);
+  return settings.ok ? [] : settings.problems;
+}
+
+// A final flush gets this long after stdin closes or a signal; then the process exits anyway.
+const TELEMETRY_FLUSH_MS = 3000;
+
+/** Telemetry when the config asks for it: only then is the OpenTelemetry SDK loaded. */
+async function startTelemetryIfWanted(config: Config, log: Logger): Promise<Telemetry | undefined> {
+  if (!telemetryWanted(config)) return undefined;
+  const settings = telemetrySettings(config, process.env, VERSION);
+  if (!settings.ok) return undefined;
+  try {
+    const { startTelemetry } = await import("./telemetry/start.ts");
+    return await startTelemetry(settings.settings, { log, secrets: secretValues(config), version: VERSION });
+  } catch (error) {
+    // The server is what the client needs; it serves without telemetry rather than not at all.
+    log.error("telemetry could not start; serving without it", { error: (error as Error)?.message ?? String(error) });
+    return undefined;
+  }
 }
 
 const serve = defineCommand({
@@ -90,7 +129,6 @@ const serve = defineCommand({
     host: { type: "string", description: "Host for the http transport", valueHint: "H" },
   },
   async run({ args, rawArgs }) {
-    hardenProcess();
     const flags: Partial = {};
     const roots = repeatedFlag(rawArgs, "root");
     if (roots.length) flags.workspace = { roots };
@@ -99,10 +137,18 @@ const serve = defineCommand({
     if (args.host !== undefined) flags.server = { ...flags.server, host: args.host };
     if (args.port !== undefined) flags.server = { ...flags.server, port: /^\d+$/.test(args.port) ? Number(args.port) : args.port };
     const { config, file, warnings, inert } = await configOrExit(args.config, flags);
-    const log = loggerFor(config);
+    // Before any command can run. Over http a signal starts a drain that lets calls finish;
+    // what is still running when the process exits is killed by the exit hook.
+    hardenProcess({ killOnSignal: config.server.transport !== "http" });
+    let log = loggerFor(config);
+    const telemetry = await startTelemetryIfWanted(config, log);
+    if (telemetry) {
+      const sink = telemetry.log;
+      log = teeLogger(log, { level: config.server.debug ? "debug" : config.logging.level, sink });
+      log.info("telemetry on", { destination: telemetry.destination });
+    }
     for (const w of warnings) log.warn(w);
     if (inert.length) log.debug("keys of the Python server's config accepted and not used", { keys: inert.join(",") });
-    if (config.telemetry.enabled) log.warn("telemetry.enabled is set, but this build does not export telemetry; nothing is sent");
     const ws = await workspaceFor(config, process.cwd());
     if (!ws.ok) {
       err(`tfo-mcp: ${ws.error}. Pass an existing folder with --root or workspace.roots.`);
@@ -125,6 +171,7 @@ const serve = defineCommand({
         process.once("SIGTERM", resolve);
       });
       await http.stop();
+      await telemetry?.shutdown(TELEMETRY_FLUSH_MS);
       throw new Exit(0);
     }
     log.debug("config loaded", { file: file ?? "(defaults)" });
@@ -132,13 +179,15 @@ const serve = defineCommand({
       err("tfo-mcp: waiting for an MCP client on stdin. This command is what a client starts: add `tfo-mcp serve --root DIR` to its config (tfo-mcp install --help shows how), or try it with `npx @modelcontextprotocol/inspector tfo-mcp serve`. Ctrl-C to stop.");
     }
     process.once("SIGINT", () => log.info("Ctrl-C: stopping"));
-    throw new Exit(await serveStdio(config, log, ws.workspace));
+    const code = await serveStdio(config, log, ws.workspace, telemetry);
+    await telemetry?.shutdown(TELEMETRY_FLUSH_MS);
+    throw new Exit(code);
   },
 });
 
 const validate = defineCommand({
   meta: { name: "validate", description: "Check the configuration: exit 0 with a summary, or 1 with each problem and its key" },
-  args: { ...configArg },
+  args: { ...configArg, "check-telemetry": { type: "boolean", description: "Send one test span to the telemetry endpoint and report whether it answered" } },
   async run({ args }) {
     const { config, file, warnings, unknown, ignored, inert } = await configOrExit(args.config);
     const problems: string[] = [];
@@ -158,10 +207,22 @@ const validate = defineCommand({
     if (!ws.ok) throw new Exit(1);
     const roots = ws.workspace.roots.join(", ") || "none";
     const untrusted = ignored.length ? ` Untrusted project file: ignored ${ignored.join(", ")} (tfo-mcp trust ${file}).` : "";
+    const settings = telemetrySettings(config, process.env, VERSION);
+    const telemetry = settings.ok ? describeTelemetry(settings.settings) : settings.problems.map((p) => p.message).join("; ");
     out(
-      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${roots} (${ws.workspace.why}), Claude API key ${config.claude.api_key ? "set" : "not set"}.${untrusted}`,
+      `Configuration OK (${file ?? "defaults only, no config file"}): transport ${config.server.transport}, roots ${roots} (${ws.workspace.why}), Claude API key ${config.claude.api_key ? "set" : "not set"}, telemetry ${telemetry}.${untrusted}`,
     );
     if (inert.length) out(`Accepted for compatibility with the Python server, not used by this build yet: ${inert.join(", ")}.`);
+    if (args["check-telemetry"] && settings.ok) {
+      const { checkTelemetry } = await import("./telemetry/check.ts");
+      const result = await checkTelemetry(settings.settings);
+      const where = `${settings.settings.protocol} ${settings.settings.urls.traces}`;
+      if (!result.ok) {
+        err(`tfo-mcp: the telemetry endpoint did not take the test span (${where}): ${result.error}`);
+        throw new Exit(1);
+      }
+      out(`Telemetry endpoint answered: ${where} accepted a test span in ${result.ms} ms.`);
+    }
   },
 });
 
@@ -185,6 +246,7 @@ const info = defineCommand({
       roots_why: ws.ok ? ws.workspace.why : ws.error,
       claude_api_key: config.claude.api_key ? "set" : "not set",
       storage: storage.ok ? (storage.kind === "memory" ? "memory (lost at exit)" : `sqlite ${storage.path}`) : storage.error,
+      telemetry: telemetryInfo(config),
       config: maskSecrets(config),
       tools: offeredTools(tools, config).map((t) => t.name),
       resources: config.mcp.enable_resources ? [...resources.map((r) => r.uri), ...resourceTemplates.map((t) => t.uriTemplate)] : [],
@@ -199,10 +261,23 @@ const info = defineCommand({
     out(`prompts:     ${data.prompts.join(", ") || "none"}`);
     out(`Claude key:  ${data.claude_api_key}`);
     out(`storage:     ${data.storage}`);
+    out(`telemetry:   ${data.telemetry.destination}`);
     out("effective configuration (secrets masked):");
     out(JSON.stringify(data.config, null, 2));
   },
 });
+
+/** Where telemetry goes, for `info`: never a key, and passwords inside URLs masked. */
+function telemetryInfo(config: Config) {
+  if (!config.telemetry.enabled && !config.telemetry.prometheus) return { destination: "off" };
+  const settings = telemetrySettings(config, process.env, VERSION);
+  if (!settings.ok) return { destination: settings.problems.map((p) => p.message).join("; ") };
+  const s = settings.settings;
+  return {
+    destination: describeTelemetry(s),
+    ...(s.otlp ? { protocol: s.protocol, endpoints: Object.fromEntries(Object.entries(s.urls).map(([k, url]) => [k, maskUrlCredentials(url)])), auth: s.auth, signals: s.signals, from_env: s.fromEnv } : {}),
+  };
+}
 
 const initConfig = defineCommand({
   meta: { name: "init-config", description: "Write a commented tfo-mcp.yaml with every key and its default" },
@@ -260,6 +335,41 @@ async function withStore<T>(configFile: string | undefined, fn: (store: Store) =
     store.close();
   }
 }
+
+const keys = defineCommand({
+  meta: { name: "keys", description: "API keys for the http transport, each a tenant: keys add NAME, keys list, keys revoke NAME, keys rotate NAME" },
+  args: {
+    action: { type: "positional", description: "add | list | revoke | rotate", required: false, default: "list" },
+    name: { type: "positional", description: "the key's name (add, revoke, rotate)", required: false },
+    ...configArg,
+    root: { type: "string", description: "add: a folder this key may touch (its ceiling); repeat for more (default: the server's roots)", valueHint: "DIR" },
+    tools: { type: "string", description: 'add: the tools it may use, comma-separated ("read" = read_file, list_directory, search_files, system_info)', valueHint: "LIST" },
+    "read-only": { type: "boolean", description: "add: no writing tools" },
+    "rate-limit": { type: "string", description: "add: requests per minute (N, N/s, N/min, N/h)", valueHint: "N/min" },
+    "max-sessions": { type: "string", description: "add: open sessions at once", valueHint: "N" },
+    json: { type: "boolean", description: "list: print JSON" },
+  },
+  async run({ args, rawArgs }) {
+    const code = await withStore(args.config, (store) =>
+      runKeys(
+        {
+          action: args.action ?? "list",
+          name: args.name,
+          roots: repeatedFlag(rawArgs, "root"),
+          tools: args.tools,
+          readOnly: Boolean(args["read-only"]),
+          rateLimit: args["rate-limit"],
+          maxSessions: args["max-sessions"],
+          json: Boolean(args.json),
+          cwd: process.cwd(),
+          toolNames: tools.map((t) => t.name),
+        },
+        { out, err, store },
+      ),
+    );
+    if (code !== 0) throw new Exit(code);
+  },
+});
 
 const conversations = defineCommand({
   meta: { name: "conversations", description: "List, show or delete stored Claude conversations" },
@@ -352,10 +462,10 @@ const uninstall = clientCommand(true);
 
 const main = defineCommand({
   meta: { name: "tfo-mcp", version: VERSION, description: "TelemetryFlow MCP server: file, command, system and Claude tools for MCP clients" },
-  subCommands: { serve, validate, info, "init-config": initConfig, trust, conversations, install, uninstall },
+  subCommands: { serve, validate, info, "init-config": initConfig, trust, keys, conversations, install, uninstall },
 });
 
-const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, trust, conversations, install, uninstall } as never;
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { serve, validate, info, "init-config": initConfig, trust, keys, conversations, install, uninstall } as never;
 
 async function usage(argv: string[]): Promise<string> {
   const sub = argv.find((a) => a in SUBCOMMANDS);

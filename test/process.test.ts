@@ -162,7 +162,7 @@ import { newContainment, spawnContained } from ${JSON.stringify(join(import.meta
 const [platform, ending, command, pattern] = process.argv.slice(2);
 const c = newContainment(platform);
 c.watchdog = null; // only the server's own hooks may act
-hardenProcess(c);
+hardenProcess({}, c);
 if (ending === "listeners") {
   console.log(JSON.stringify({ libc: c.libc !== undefined, exit: process.listenerCount("exit"), SIGINT: process.listenerCount("SIGINT"), SIGTERM: process.listenerCount("SIGTERM"), SIGHUP: process.listenerCount("SIGHUP") }));
   process.exit(0);

@@ -28,7 +28,7 @@ describe("upstream's configs/tfo-mcp.yaml and .env.example", () => {
     expect(r.warnings).toEqual([]);
     expect(r.unknown).toEqual([]);
     // Only inert keys set away from their default are noted (for validate's one line).
-    expect(r.inert).toEqual(["telemetry.service_version", "telemetry.environment"]);
+    expect(r.inert).toEqual([]);
     expect(r.config.server.version).toBe("1.1.2");
     expect(r.config.claude.default_model).toBe("claude-sonnet-4-20250514");
     expect(r.config.logging.format).toBe("json");

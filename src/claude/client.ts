@@ -1,5 +1,6 @@
 // The only module that talks to the Anthropic API. The SDK is imported on first use so
 // that start-up never pays for it.
+import type { SpanHandle } from "../telemetry/port.ts";
 
 export type ChatMessage = { role: "user" | "assistant"; content: string };
 export type ChatRequest = {
@@ -16,7 +17,12 @@ export type ChatReply = {
   usage: { input_tokens: number; output_tokens: number };
 };
 export type ClaudeSettings = { apiKey: string; baseUrl: string; timeoutSeconds: number; maxRetries: number };
-export type ChatOptions = { signal: AbortSignal; onText?: (delta: string, soFar: number) => void };
+export type ChatOptions = {
+  signal: AbortSignal;
+  onText?: (delta: string, soFar: number) => void;
+  /** the tool call's span: the request becomes its child, with the GenAI semantic conventions' attributes */
+  span?: SpanHandle;
+};
 
 type ApiErrorLike = { status?: number; name?: string; message?: string; error?: { error?: { type?: string; message?: string } } };
 
@@ -48,14 +54,73 @@ export function describeApiError(error: unknown): string {
   return `Claude API call failed: ${e?.message ?? String(error)}`;
 }
 
+/** The span of one Messages API call, named and described as the GenAI semantic conventions say. */
+function chatSpan(parent: SpanHandle | undefined, settings: ClaudeSettings, request: ChatRequest): SpanHandle | undefined {
+  if (!parent) return undefined;
+  let server: URL | undefined;
+  try {
+    server = new URL(settings.baseUrl || "https://api.anthropic.com");
+  } catch {}
+  return parent.child(
+    `chat ${request.model}`,
+    {
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": "anthropic",
+      "gen_ai.system": "anthropic",
+      "gen_ai.request.model": request.model,
+      "gen_ai.request.max_tokens": request.maxTokens,
+      "gen_ai.request.temperature": request.temperature,
+      "server.address": server?.hostname,
+      "server.port": server ? Number(server.port || (server.protocol === "http:" ? 80 : 443)) : undefined,
+    },
+    "client",
+  );
+}
+
 export async function chat(settings: ClaudeSettings, request: ChatRequest, options: ChatOptions): Promise<ChatReply> {
   const { default: Anthropic } = await import("@anthropic-ai/sdk");
+  const span = chatSpan(options.span, settings, request);
+  // Counting requests is how the span learns the SDK's retries.
+  let requests = 0;
   const client = new Anthropic({
     apiKey: settings.apiKey,
     baseURL: settings.baseUrl || undefined,
     timeout: settings.timeoutSeconds * 1000,
     maxRetries: settings.maxRetries,
+    ...(span
+      ? {
+          fetch: (input: string | URL | Request, init?: RequestInit) => {
+            requests++;
+            return fetch(input, init);
+          },
+        }
+      : {}),
   });
+  const retries = () => ({ "http.request.resend_count": Math.max(0, requests - 1) });
+  try {
+    const reply = await send(client, request, options);
+    span?.end({
+      attributes: {
+        ...retries(),
+        "gen_ai.response.model": reply.model,
+        "gen_ai.response.id": reply.id,
+        "gen_ai.response.finish_reasons": reply.stopReason ? [reply.stopReason] : undefined,
+        "gen_ai.usage.input_tokens": reply.usage.input_tokens,
+        "gen_ai.usage.output_tokens": reply.usage.output_tokens,
+      },
+    });
+    const { id: _id, ...rest } = reply;
+    return rest;
+  } catch (error) {
+    const e = error as ApiErrorLike;
+    span?.end({ errorType: typeof e?.status === "number" ? String(e.status) : e?.name || "Error", message: describeApiError(error), attributes: retries() });
+    throw error;
+  }
+}
+
+type AnthropicClient = InstanceType<(typeof import("@anthropic-ai/sdk"))["default"]>;
+
+async function send(client: AnthropicClient, request: ChatRequest, options: ChatOptions): Promise<ChatReply & { id: string }> {
   const stream = client.messages.stream(
     {
       model: request.model,
@@ -79,6 +144,7 @@ export async function chat(settings: ClaudeSettings, request: ChatRequest, optio
     .map((block) => block.text)
     .join("");
   return {
+    id: message.id,
     text,
     model: message.model,
     stopReason: message.stop_reason ?? null,

@@ -3,6 +3,7 @@
 // each leaf's kind from it.
 import * as v from "valibot";
 import { parseStorageUrl } from "../store/open.ts";
+import { parseIpRange } from "../server/ip.ts";
 
 const MiB = 1024 * 1024;
 
@@ -85,6 +86,8 @@ export const configSchema = v.object({
     max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)), 3),
     retry_backoff_ms: milliseconds(500),
     rate_limit: count(1000),
+    // GET /metrics on the http transport; needs no collector.
+    prometheus: bool(false),
   }),
   // Upstream's MCP-telemetry section: read by nothing there either; kept so its configs load.
   telemetry_mcp: section({
@@ -148,6 +151,14 @@ export const configSchema = v.object({
     api_keys: stringList([]),
     allowed_origins: stringList([]),
     rate_limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+    trusted_proxies: v.optional(v.array(v.pipe(v.string(), v.check((x) => parseIpRange(x) !== undefined, "an IP address or CIDR range (10.0.0.0/8, fd00::/8)"))), () => []),
+    max_auth_failures: count(10),
+    max_sessions: positiveInt(1000),
+    max_sessions_per_key: positiveInt(250),
+    session_idle_timeout: seconds(1800),
+    drain_timeout: seconds(25),
+    max_body_bytes: positiveInt(16 * MiB),
+    body_timeout: seconds(30),
   }),
 });
 
@@ -170,7 +181,8 @@ export const INERT_KEYS = [
   "mcp.enable_sampling",
   "mcp.max_message_size",
   "telemetry_mcp.*",
-  "telemetry.*",
+  // The OpenTelemetry JS SDK records no exemplars.
+  "telemetry.enable_exemplars",
   "database.*",
   "cache.*",
   "queue.*",

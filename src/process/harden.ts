@@ -50,17 +50,18 @@ function hardenLinux(c: Containment): void {
  * process.env does not change /proc/<pid>/environ). PR_SET_CHILD_SUBREAPER 1 hands orphaned
  * descendants to this server instead of init, so `setsid cmd &` stays findable. A watchdog
  * (watchdog.ts) ends what is left if this server is SIGKILLed.
- * Everywhere: on exit and on SIGTERM/SIGINT/SIGHUP every live command tree is killed.
+ * Everywhere: on exit, and on SIGTERM/SIGINT/SIGHUP unless the caller drains first (http),
+ * every live command tree is killed.
  * Never throws; what did not hold is logged at debug by the first command.
  */
-export function hardenProcess(c: Containment = containment()): void {
+export function hardenProcess({ killOnSignal = true }: { killOnSignal?: boolean } = {}, c: Containment = containment()): void {
   if (c.hooked) return;
   c.hooked = true;
   if (c.platform === "linux") hardenLinux(c);
   process.on("exit", () => killAllRuns(c));
   for (const name of exitSignals(c.platform)) {
     const onSignal = () => {
-      killAllRuns(c);
+      if (killOnSignal) killAllRuns(c);
       // Alone, this listener would keep the process alive: then let the signal do what it would have done.
       if (process.listenerCount(name) === 1) {
         process.off(name, onSignal);

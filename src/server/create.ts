@@ -14,6 +14,7 @@ import { ToolError } from "../tools/define.ts";
 import { offeredTools, whyNotOffered } from "../tools/index.ts";
 import { VERSION } from "../version.ts";
 import type { Store } from "../store/port.ts";
+import type { Attributes, Carrier, SessionInfo, SpanHandle, Telemetry } from "../telemetry/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { clientRootPaths, noWorkspaceMessage, rootsWithClient } from "../workspace/roots.ts";
 import { deadlineWatch } from "./deadlines.ts";
@@ -35,12 +36,26 @@ export type ServerDeps = {
   noWorkspace?: { cwd: string; home: string };
   /** opens storage, once (later calls get the same store); called on first use only */
   openStore: () => Promise<Store>;
+  /** spans, metrics and session events when telemetry is on */
+  telemetry?: Telemetry;
+  /** on every span of this session (the http transport: the API key's name) */
+  telemetryAttributes?: Attributes;
 };
 
 const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
 // Fields added to tools after the first protocol version; older clients get the shape they know.
 const STRUCTURED_SINCE = "2025-06-18";
 const CAPABILITY_OF: Record<string, string> = { tools: "tools", resources: "resources", prompts: "prompts", logging: "logging", completion: "completions" };
+
+/** The trace context a client may send in a request's _meta (traceparent, tracestate). */
+const carrierOf = (params: unknown): Carrier | undefined => (params as { _meta?: Carrier } | undefined)?._meta;
+/** error.type for a failed read or get: what the client was told, in one word. */
+const errorTypeOf = (error: unknown): string => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === -32002) return "not_found";
+  if (code === ErrorCode.InvalidParams) return "invalid_params";
+  return (error as Error | undefined)?.name || "Error";
+};
 
 export function createServer(deps: ServerDeps) {
   const { config, log } = deps;
@@ -102,6 +117,14 @@ export function createServer(deps: ServerDeps) {
   let clientLogLevel: (typeof LEVELS)[number] | undefined;
   let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
   let initializing = false;
+  const telemetry = deps.telemetry;
+  const session = (): SessionInfo => ({
+    sessionId,
+    clientName: stats.client?.name,
+    clientVersion: stats.client?.version,
+    protocolVersion: stats.protocolVersion,
+    attributes: deps.telemetryAttributes,
+  });
 
   const capabilities: Record<string, object> = {};
   if (tools.length) capabilities.tools = { listChanged: false };
@@ -151,9 +174,34 @@ export function createServer(deps: ServerDeps) {
       (await server.createMessage(request as Parameters<typeof server.createMessage>[0], { signal, timeout: config.claude.timeout * 1000 })) as unknown as SamplingResult;
   }
 
-  async function callTool(tool: Tool, rawArgs: unknown, extra: Extra): Promise<ToolOutput> {
+  async function callTool(tool: Tool, rawArgs: unknown, extra: Extra, span: SpanHandle | undefined): Promise<ToolOutput> {
     await rootsReady;
-    return runTool(tool, rawArgs, extra, { config, workspace, log, store, sample: sampler(), deadlines });
+    return runTool(tool, rawArgs, extra, { config, workspace, log, store, sample: sampler(), deadlines, span });
+  }
+
+  async function readResource(uri: string, extra: Extra) {
+    await rootsReady;
+    const ctx = resourceContext(extra.signal);
+    try {
+      const fixed = resources.find((r) => r.uri === uri);
+      if (fixed) return scrubbed({ contents: [await fixed.read(ctx)] });
+      for (const template of templates) {
+        const vars = template.match(uri);
+        if (vars) return scrubbed({ contents: [await template.read(uri, vars, ctx)] });
+      }
+    } catch (error) {
+      if (error instanceof ResourceError) throw rpcError(error.code === "not_found" ? -32002 : ErrorCode.InvalidParams, error.message, { uri });
+      throw error;
+    }
+    throw rpcError(-32002, `Resource not found: ${uri}. Known: ${resources.map((r) => r.uri).join(", ")}, and file:/// URIs inside the workspace.`, { uri });
+  }
+
+  function getPrompt(name: string, args: Record<string, string>) {
+    const prompt = prompts.find((x) => x.name === name);
+    if (!prompt) throw invalidParams(`Unknown prompt: ${JSON.stringify(name)}. Available prompts: ${prompts.map((x) => x.name).join(", ")}.`);
+    const problem = checkPromptArguments(prompt, args);
+    if (problem) throw invalidParams(`Invalid arguments: ${problem}.`);
+    return { description: prompt.description, messages: [{ role: "user", content: { type: "text", text: prompt.render(args) } }] };
   }
 
   const handlers: Record<string, Handler> = {
@@ -171,6 +219,7 @@ export function createServer(deps: ServerDeps) {
       negotiated = result.protocolVersion;
       stats.protocolVersion = negotiated;
       log.info("session started", { client: stats.client?.name, client_version: stats.client?.version, protocol: negotiated });
+      telemetry?.sessionEvent("initialized", session());
       return result;
     },
 
@@ -199,16 +248,20 @@ export function createServer(deps: ServerDeps) {
       if (!tool) throw invalidParams(`Unknown tool: ${JSON.stringify(name)}. Available tools: ${[...toolsByName.keys()].join(", ")}.`);
       const started = performance.now();
       stats.toolCalls++;
+      const op = telemetry?.begin("tool", name, session(), carrierOf(params));
       let out: ToolOutput;
+      let errorType = "tool_error";
       try {
-        out = await callTool(tool, args, extra);
+        out = await callTool(tool, args, extra, op?.span);
       } catch (error) {
         if (error instanceof ToolError) out = errorResult(error.message, error.meta);
         else {
+          errorType = (error as Error)?.name || "Error";
           log.error("tool failed unexpectedly", { tool: name, error: (error as Error)?.message ?? String(error) });
           out = errorResult(`${name} failed unexpectedly: ${(error as Error)?.message ?? String(error)}`);
         }
       }
+      op?.end(out.isError ? { errorType, message: out.text.slice(0, 300) } : undefined);
       if (out.isError) stats.toolErrors++;
       const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" };
       log.info("tool call", audit);
@@ -226,20 +279,15 @@ export function createServer(deps: ServerDeps) {
 
     async "resources/read"(params, extra) {
       const { uri } = parseParams(p.readResource, params, "resources/read");
-      await rootsReady;
-      const ctx = resourceContext(extra.signal);
+      const op = telemetry?.begin("resource", uri, session(), carrierOf(params));
       try {
-        const fixed = resources.find((r) => r.uri === uri);
-        if (fixed) return scrubbed({ contents: [await fixed.read(ctx)] });
-        for (const template of templates) {
-          const vars = template.match(uri);
-          if (vars) return scrubbed({ contents: [await template.read(uri, vars, ctx)] });
-        }
+        const result = await readResource(uri, extra);
+        op?.end();
+        return result;
       } catch (error) {
-        if (error instanceof ResourceError) throw rpcError(error.code === "not_found" ? -32002 : ErrorCode.InvalidParams, error.message, { uri });
+        op?.end({ errorType: errorTypeOf(error), message: (error as Error)?.message });
         throw error;
       }
-      throw rpcError(-32002, `Resource not found: ${uri}. Known: ${resources.map((r) => r.uri).join(", ")}, and file:/// URIs inside the workspace.`, { uri });
     },
 
     async "prompts/list"() {
@@ -248,11 +296,15 @@ export function createServer(deps: ServerDeps) {
 
     async "prompts/get"(params) {
       const { name, arguments: args = {} } = parseParams(p.getPrompt, params, "prompts/get");
-      const prompt = prompts.find((x) => x.name === name);
-      if (!prompt) throw invalidParams(`Unknown prompt: ${JSON.stringify(name)}. Available prompts: ${prompts.map((x) => x.name).join(", ")}.`);
-      const problem = checkPromptArguments(prompt, args);
-      if (problem) throw invalidParams(`Invalid arguments: ${problem}.`);
-      return { description: prompt.description, messages: [{ role: "user", content: { type: "text", text: prompt.render(args) } }] };
+      const op = telemetry?.begin("prompt", name, session(), carrierOf(params));
+      try {
+        const result = getPrompt(name, args);
+        op?.end();
+        return result;
+      } catch (error) {
+        op?.end({ errorType: errorTypeOf(error), message: (error as Error)?.message });
+        throw error;
+      }
     },
 
     async "completion/complete"(params) {
@@ -323,6 +375,7 @@ export function createServer(deps: ServerDeps) {
   /** Records the session's end (and its start, if storage never opened). Storage stays open: it may be shared. */
   async function endSession() {
     stats.state = "closed";
+    if (stats.client) telemetry?.sessionEvent("closed", session());
     if (!stats.client && !storeUsed) return;
     try {
       const s = await store();

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/port.ts";
+import type { SpanHandle } from "../telemetry/port.ts";
 import type { Tool, ToolContext, ToolOutput } from "../tools/define.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import type { deadlineWatch } from "./deadlines.ts";
@@ -17,6 +18,8 @@ export type RunEnv = {
   store: () => Promise<Store>;
   sample: ToolContext["sample"];
   deadlines: ReturnType<typeof deadlineWatch>;
+  /** the call's span, when telemetry is on */
+  span?: SpanHandle;
 };
 
 export async function runTool(tool: Tool, rawArgs: unknown, extra: Extra, env: RunEnv): Promise<ToolOutput> {
@@ -47,6 +50,7 @@ export async function runTool(tool: Tool, rawArgs: unknown, extra: Extra, env: R
     },
     store,
     sample,
+    span: env.span,
     progress:
       token === undefined
         ? () => {}

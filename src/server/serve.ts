@@ -11,6 +11,7 @@ import { homedir } from "node:os";
 import type { Workspace } from "../workspace/resolve.ts";
 import { realRoots, startupRoots } from "../workspace/roots.ts";
 import type { Store } from "../store/port.ts";
+import type { Telemetry } from "../telemetry/port.ts";
 import { createServer } from "./create.ts";
 import { connectServer } from "./connect.ts";
 import { createStdioTransport } from "./stdio.ts";
@@ -64,11 +65,11 @@ export function sharedStore(config: Config) {
 }
 
 /** Returns the exit code. */
-export async function serveStdio(config: Config, log: Logger, workspace: Workspace): Promise<number> {
+export async function serveStdio(config: Config, log: Logger, workspace: Workspace, telemetry?: Telemetry): Promise<number> {
   const storage = sharedStore(config);
   const noWorkspace = workspace.unavailable ? { cwd: process.cwd(), home: homedir() } : undefined;
   if (workspace.unavailable) log.warn(workspace.unavailable);
-  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: storage.open, noWorkspace });
+  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: storage.open, noWorkspace, telemetry });
   const transport = createStdioTransport();
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve();

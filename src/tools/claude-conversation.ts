@@ -94,7 +94,7 @@ export const claudeConversation = defineTool({
             ? await chat(
                 { apiKey: claude.api_key, baseUrl: claude.base_url, timeoutSeconds: claude.timeout, maxRetries: claude.max_retries },
                 { model: chosen.model, messages, system, maxTokens, temperature: args.temperature ?? claude.temperature },
-                { signal: ctx.signal, onText: (_delta, soFar) => ctx.progress(soFar, undefined, "receiving reply") },
+                { signal: ctx.signal, span: ctx.span, onText: (_delta, soFar) => ctx.progress(soFar, undefined, "receiving reply") },
               )
             : await viaSampling(messages, system, args, chosen.model, maxTokens, ctx);
       } catch (error) {

@@ -3,6 +3,7 @@ import type * as v from "valibot";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/port.ts";
+import type { SpanHandle } from "../telemetry/port.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 
 export type Annotations = {
@@ -32,6 +33,8 @@ export type ToolContext = {
   store(): Promise<Store>;
   /** present when the client declared the sampling capability */
   sample?: (request: SamplingRequest, signal: AbortSignal) => Promise<SamplingResult>;
+  /** this call's span when telemetry is on: `ctx.span?.child(name, attributes)` for work inside the call */
+  span?: SpanHandle;
 };
 
 /**

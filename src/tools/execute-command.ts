@@ -54,7 +54,7 @@ export const executeCommand = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   ownTimeout: true,
   writes: true,
-  async run(args, { workspace, config, signal, log }) {
+  async run(args, { workspace, config, signal, log, span: callSpan }) {
     if (!config.commands.enabled) throw new ToolError("Commands are disabled on this server (commands.enabled is false).");
     const verdict = checkCommand(args.command, config.commands.allow, config.commands.deny);
     if (!verdict.ok) throw new ToolError(`${verdict.error[0]?.toUpperCase()}${verdict.error.slice(1)}.`);
@@ -65,6 +65,8 @@ export const executeCommand = defineTool({
     if (!folder.ok) throw new ToolError(folder.error);
 
     const started = performance.now();
+    // The program's name only: a command line can hold anything, and only configured secrets are scrubbed.
+    const span = callSpan?.child("mcp.command.execute", { "process.executable.name": args.command.trim().split(/\s+/)[0] ?? "", "mcp.command.timeout": args.timeout });
     let contained: Awaited<ReturnType<typeof spawnContained>>;
     try {
       contained = await spawnContained(args.command, {
@@ -73,6 +75,9 @@ export const executeCommand = defineTool({
         log,
         cgroups: config.commands.cgroups,
       });
+    } catch (error) {
+      span?.end({ errorType: "spawn" });
+      throw error;
     } finally {
       folder.close();
     }
@@ -113,6 +118,10 @@ export const executeCommand = defineTool({
       stderr_truncated: stderr.truncated,
     };
     log.debug("command finished", { exit_code, duration_ms: duration, timed_out: timedOut });
+    span?.end({
+      attributes: { "process.exit.code": exit_code ?? undefined, "mcp.command.duration_ms": duration, "mcp.command.timed_out": timedOut, "mcp.command.output_truncated": stdout.truncated || stderr.truncated },
+      ...(exit_code === 0 ? {} : { errorType: timedOut ? "timeout" : cancelled ? "cancelled" : "exit_code" }),
+    });
     const text = JSON.stringify({ exit_code, stdout: stdout.text, stderr: stderr.text }, null, 2);
     // Upstream's sentence first, as the Python server answered a timeout; the output so far after it.
     if (timedOut) return { text: `Command timed out after ${args.timeout}s`, data, isError: true, note: `${text}\nThe command and its children were killed.` };
