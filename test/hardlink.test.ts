@@ -1,6 +1,7 @@
 // Hard links lead outside (issue 16, finding 4): a name inside the root may be a second
 // name of a file outside it. Such a file is neither read nor changed in place unless
 // workspace.allow_hardlinks is true; replacing it (a new file renamed over the name) is allowed.
+// A content search does not match it either: a match would say what the outside file holds.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -80,6 +81,29 @@ describe("a hard link inside the root to a file outside", () => {
       expect(readFileSync(join(outside, "secret.txt"), "utf8")).toBe(`${SECRET}more\n`);
     } finally {
       writeFileSync(join(outside, "secret.txt"), SECRET);
+      await s.close();
+    }
+  });
+
+  test.each(["openat2", "openat", "realpath"] as const)("search_files by content under the %s guard: not matched (that would tell what the outside file holds), unless allow_hardlinks", async (confine) => {
+    const matches = async (allowHardlinks: boolean, args: Record<string, unknown>) => {
+      const r = await directCall(testWorkspace([root], { confine, allowHardlinks }))("search_files", args);
+      expect(r.isError).toBeFalsy();
+      return JSON.parse(r.content[0]!.text).matches;
+    };
+    expect(await matches(false, { pattern: "*", content: "outside secret" })).toEqual([]);
+    expect(await matches(false, { pattern: "*", content: "plain|outside secret" })).toEqual(["plain.txt"]);
+    // Its name is inside, and is found by name.
+    expect(await matches(false, { pattern: "notes.txt" })).toEqual(["notes.txt"]);
+    expect(await matches(true, { pattern: "*", content: "outside secret" })).toEqual(["notes.txt"]);
+  });
+
+  test("search_files by content through the server skips it too", async () => {
+    const s = await inProcess({ roots: [root] });
+    try {
+      const r = (await s.client.callTool({ name: "search_files", arguments: { pattern: "*", content: "secret" } })) as Result & { structuredContent: { matches: string[] } };
+      expect(r.structuredContent.matches).toEqual([]);
+    } finally {
       await s.close();
     }
   });

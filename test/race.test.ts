@@ -3,7 +3,8 @@
 // server reads, appends, replaces and lists through it. Not one call may reach outside.
 // Linux only: that is where opens are confined (macOS and Windows keep the realpath check,
 // and its race; see open-inside.ts). Before the fix, 1-7 % of reads, 3-11 % of writes and
-// 3-13 % of listings here reached the outside folder.
+// 3-13 % of listings here reached the outside folder; searches (walked by path, files read by
+// path on the content worker) found outside files too.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { linkSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -88,12 +89,22 @@ afterAll(() => base.cleanup());
 
 const OUTSIDE_NAMES = ["log.txt", "outside-marker", "replace.txt", "secret.txt"];
 
-/** Runs the four kinds of call round-robin until `calls` are done or `ms` have passed; counts every escape. */
+// Searches through "d": SECRET is only in the outside files, so any match, by name or by
+// content, came from outside; "^inside$" is only in the inside d/secret.txt, so its matches
+// show the searches did run through "d" while it flipped.
+const SEARCHES: { args: Record<string, unknown>; inside?: boolean }[] = [
+  { args: { path: ".", pattern: "*.txt", content: SECRET } },
+  { args: { path: "d", pattern: "*", content: SECRET } },
+  { args: { path: ".", pattern: "outside-marker" } },
+  { args: { path: ".", pattern: "*", content: "^inside$" }, inside: true },
+];
+
+/** Runs the four kinds of call round-robin, and a search after each listing, until `calls` are done or `ms` have passed; counts every escape. */
 async function hammer(call: Call, calls: number, ms: number) {
-  const escapes = { reads: 0, writes: 0, listings: 0 };
+  const escapes = { reads: 0, writes: 0, listings: 0, searches: 0 };
   writeFileSync(join(outside, "d", "log.txt"), OUTSIDE_LOG);
   writeFileSync(join(outside, "d", "replace.txt"), SECRET);
-  const done = { reads: 0, insideReads: 0, writes: 0, listings: 0, insideListings: 0, refused: 0 };
+  const done = { reads: 0, insideReads: 0, writes: 0, listings: 0, insideListings: 0, refused: 0, searches: 0, insideSearches: 0 };
   const until = performance.now() + ms;
   for (let i = 0; i < calls && performance.now() < until; i++) {
     switch (i % 4) {
@@ -123,6 +134,12 @@ async function hammer(call: Call, calls: number, ms: number) {
         const text = r.content[0]?.text ?? "";
         if (text.includes("outside-marker")) escapes.listings++;
         if (text.includes("inside-marker")) done.insideListings++;
+        const search = SEARCHES[(i >> 2) % SEARCHES.length]!;
+        const found = await call("search_files", search.args);
+        done.searches++;
+        const matches: string[] = found.isError ? [] : JSON.parse(found.content[0]!.text).matches;
+        if (!search.inside) escapes.searches += matches.length > 0 ? 1 : 0;
+        else if (matches.includes("d/secret.txt")) done.insideSearches++;
         break;
       }
     }
@@ -138,7 +155,7 @@ async function hammer(call: Call, calls: number, ms: number) {
 const linux = process.platform === "linux";
 
 describe.if(linux)("a folder flipped to a symlink pointing outside, during calls", () => {
-  test("in-process: no read, write or listing reaches outside", async () => {
+  test("in-process: no read, write, listing or search reaches outside", async () => {
     const s = await inProcess({ roots: [root] });
     const call: Call = (name, args) => s.client.callTool({ name, arguments: args }) as Promise<Result>;
     const flipper = await startFlipper(15_000);
@@ -154,10 +171,11 @@ describe.if(linux)("a folder flipped to a symlink pointing outside, during calls
     // The flips were seen: some reads got the inside file, some were refused or found nothing.
     expect(outcome.done.insideReads).toBeGreaterThan(0);
     expect(outcome.done.refused).toBeGreaterThan(0);
-    expect(outcome.escapes).toEqual({ reads: 0, writes: 0, listings: 0 });
+    expect(outcome.done.insideSearches).toBeGreaterThan(0);
+    expect(outcome.escapes).toEqual({ reads: 0, writes: 0, listings: 0, searches: 0 });
   }, 30_000);
 
-  test("through the binary: no read, write or listing reaches outside", async () => {
+  test("through the binary: no read, write, listing or search reaches outside", async () => {
     const c = await connectBinary({ args: ["--root", root] });
     const call: Call = (name, args) => c.client.callTool({ name, arguments: args }) as Promise<Result>;
     const flipper = await startFlipper(15_000);
@@ -171,10 +189,10 @@ describe.if(linux)("a folder flipped to a symlink pointing outside, during calls
     }
     console.log("binary", flips, "flips", JSON.stringify(outcome));
     expect(outcome.done.insideReads).toBeGreaterThan(0);
-    expect(outcome.escapes).toEqual({ reads: 0, writes: 0, listings: 0 });
+    expect(outcome.escapes).toEqual({ reads: 0, writes: 0, listings: 0, searches: 0 });
   }, 60_000);
 
-  test("the openat walk (Linux before 5.6, or openat2 blocked): no read, write or listing reaches outside", async () => {
+  test("the openat walk (Linux before 5.6, or openat2 blocked): no read, write, listing or search reaches outside", async () => {
     const workspace = testWorkspace([root], { confine: "openat" });
     const flipper = await startFlipper(15_000);
     let outcome: Awaited<ReturnType<typeof hammer>>;
@@ -186,7 +204,7 @@ describe.if(linux)("a folder flipped to a symlink pointing outside, during calls
     }
     console.log("openat walk", flips, "flips", JSON.stringify(outcome));
     expect(outcome.done.insideReads).toBeGreaterThan(0);
-    expect(outcome.escapes).toEqual({ reads: 0, writes: 0, listings: 0 });
+    expect(outcome.escapes).toEqual({ reads: 0, writes: 0, listings: 0, searches: 0 });
   }, 30_000);
 });
 
@@ -223,6 +241,12 @@ describe.if(linux)("descriptors", () => {
       ["list_directory", { path: "missing" }],
       ["list_directory", { path: "a.txt" }],
       ["list_directory", { path: "out" }],
+      ["search_files", { pattern: "*" }],
+      ["search_files", { pattern: "*", content: "a|x" }],
+      ["search_files", { pattern: "*", content: "a", max_results: 1 }],
+      ["search_files", { path: "out", pattern: "*", content: "o" }],
+      ["search_files", { path: "missing", pattern: "*" }],
+      ["search_files", { path: "sub", pattern: "*", content: "x" }],
     ];
     const open = () => readdirSync("/proc/self/fd").length;
     for (const confine of ["openat2", "openat", "realpath"] as const) {

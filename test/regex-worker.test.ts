@@ -1,13 +1,16 @@
 // search_files' content phase: the matching loop (tables, on this thread), the worker pool
-// that runs it off the protocol thread, and the tool in-process with a regex that backtracks.
+// that runs it off the protocol thread, the tool in-process with a regex that backtracks, and
+// how the worker opens what it reads (beneath the folder on Linux) and lets go of it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type MatchJob, type MatchReport, matchFiles } from "../src/tools/content-match-worker.ts";
-import { matchPool, startMatchWorker } from "../src/tools/content-match.ts";
+import { guardFor, type MatchReport, matchFiles } from "../src/tools/content-match-worker.ts";
+import { type MatchRequest, matchPool, startMatchWorker } from "../src/tools/content-match.ts";
+import type { Beneath } from "../src/workspace/beneath.ts";
 import { compileContentPattern } from "../src/tools/search-files.ts";
 import { inProcess } from "./helpers/inproc.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/wait.ts";
 
 type Result = { content: { type: string; text: string }[]; structuredContent?: any; isError?: boolean };
 
@@ -35,19 +38,23 @@ beforeAll(() => {
 });
 afterAll(() => base.cleanup());
 
-const job = (over: Partial<MatchJob> = {}): MatchJob => ({
-  dir: files,
+type Job = MatchRequest & { paths: string[] };
+const job = (over: Partial<Job> = {}): Job => ({
+  root: files,
+  folder: "",
   paths: ["a.txt", "b.txt", "big.txt", "c.txt", "image.png", "missing.txt", "nul.txt"],
   source: "TODO",
   flags: "m",
   maxBytes: 100,
   limit: 10,
+  followSymlinks: true,
+  allowHardlinks: false,
   ...over,
 });
 
-function collect(j: MatchJob, now?: () => number) {
+function collect({ paths, ...j }: Job, now?: () => number, beneath?: Beneath) {
   const reports: MatchReport[] = [];
-  matchFiles(j, (r) => reports.push(r), now);
+  matchFiles({ ...j, held: new Int32Array(2).fill(-1) }, paths, (r) => reports.push(r), now, beneath);
   return { reports, matches: reports.flatMap((r) => r.matches), last: reports.at(-1)! };
 }
 
@@ -145,7 +152,7 @@ describe("matchPool: the worker", () => {
     });
     const controller = new AbortController();
     const progress: number[] = [];
-    const run = pool.run(job({ dir: slowDir, paths: slowPaths, source: SLOW }), { signal: controller.signal, progress: (n) => progress.push(n) });
+    const run = pool.run(job({ root: slowDir, paths: slowPaths, source: SLOW }), { signal: controller.signal, progress: (n) => progress.push(n) });
     // A report after the first file (~0.5 s): proof that the regex is running.
     while (!progress.some((n) => n >= 1)) await Bun.sleep(10);
     const abortedAt = performance.now();
@@ -162,7 +169,7 @@ describe("matchPool: the worker", () => {
   test("this thread's timers keep running while the worker backtracks", async () => {
     const pool = matchPool();
     const signal = new AbortController().signal;
-    const { value, stall } = await longestStall(() => pool.run(job({ dir: slowDir, paths: slowPaths.slice(0, 2), source: SLOWER }), { signal }));
+    const { value, stall } = await longestStall(() => pool.run(job({ root: slowDir, paths: slowPaths.slice(0, 2), source: SLOWER }), { signal }));
     expect(value).toEqual({ ok: true, matches: [], truncated: false });
     expect(stall).toBeLessThan(400);
   }, 20_000);
@@ -238,4 +245,113 @@ describe("search_files in-process", () => {
     const next = await call({ path: "files", pattern: "*", content: "TODO" });
     expect(next.structuredContent.matches).toEqual(["a.txt", "c.txt"]);
   }, 20_000);
+});
+
+// The worker opens what it reads itself: the folder beneath the root, each file beneath the
+// folder (Linux), so the walk's names cannot be turned into a read outside by a swap.
+describe.if(process.platform === "linux")("the worker opens files beneath the folder", () => {
+  const root = join(base.path, "confined");
+  const outside = join(base.path, "outside");
+  let beneath: Beneath;
+  let walkByOpenat: Beneath;
+  beforeAll(async () => {
+    mkdirSync(join(root, "sub"), { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(join(root, "sub", "a.txt"), "TODO inside\n");
+    writeFileSync(join(outside, "a.txt"), "TODO outside\n");
+    symlinkSync("a.txt", join(root, "sub", "alias.txt"));
+    symlinkSync(outside, join(root, "sub", "out"));
+    symlinkSync("../../outside", join(root, "sub", "up"));
+    symlinkSync(outside, join(root, "linked-folder"));
+    Bun.spawnSync(["mkfifo", join(root, "sub", "fifo")]);
+    beneath = (await guardFor(undefined))!;
+    walkByOpenat = (await guardFor("openat"))!;
+    expect(beneath).toBeDefined();
+    expect(walkByOpenat.guard).toBe("openat");
+  });
+  const confined = (over: Partial<Job> = {}) => job({ root, folder: "sub", limit: 10, paths: ["a.txt", "alias.txt", "fifo", "out/a.txt", "up/a.txt"], ...over });
+
+  test.each([
+    ["symlinks that stay in the folder are followed; ones that leave it never are", {}, ["a.txt", "alias.txt"]],
+    ["with follow_symlinks false none is", { followSymlinks: false }, ["a.txt"]],
+  ] as const)("%s (a FIFO does not block)", (_name, over, expected) => {
+    for (const guard of [beneath, walkByOpenat]) {
+      const { matches, last } = collect(confined(over), undefined, guard);
+      expect([guard.guard, matches, last.error]).toEqual([guard.guard, [...expected], undefined]);
+    }
+  });
+
+  test("a searched folder that is now a symlink out is not opened: the search says so", () => {
+    const { matches, last } = collect(confined({ folder: "linked-folder" }), undefined, beneath);
+    expect(matches).toEqual([]);
+    expect(last).toMatchObject({ done: true });
+    expect(last.error).toBe("The folder linked-folder could not be opened for the content search (it was swapped for a symlink meanwhile); search again.");
+  });
+
+  test("what the worker held is released when a search ends, whichever way", () => {
+    const held = new Int32Array(2).fill(-1);
+    const { paths, ...j } = confined();
+    const reports: MatchReport[] = [];
+    matchFiles({ ...j, held }, paths, (r) => reports.push(r), undefined, beneath);
+    expect([...held]).toEqual([-1, -1]);
+    matchFiles({ ...j, held, limit: 0 }, paths, (r) => reports.push(r), undefined, beneath);
+    expect(reports.at(-1)).toMatchObject({ done: true, truncated: true });
+    expect([...held]).toEqual([-1, -1]);
+  });
+
+  test("a worker terminated mid-search leaves no descriptor open once its thread has ended", async () => {
+    // Descriptors of this process that have the slow folder open.
+    const onSlow = () =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === slowDir;
+        } catch {
+          return false;
+        }
+      }).length;
+    let closed: Promise<void> | undefined;
+    const pool = matchPool(() => {
+      const worker = startMatchWorker();
+      closed = new Promise((resolve) => worker.addEventListener("close", () => resolve()));
+      return worker;
+    });
+    const controller = new AbortController();
+    const progress: number[] = [];
+    // The folder is held open through the whole search; SLOW keeps the worker in a regex.
+    const run = pool.run(job({ root: base.path, folder: "slow", paths: slowPaths, source: SLOW }), { signal: controller.signal, progress: (n) => progress.push(n) });
+    expect(await until(() => progress.some((n) => n >= 1), 10_000)).toBe(true);
+    expect(onSlow()).toBe(1);
+    controller.abort();
+    expect(await run).toEqual({ ok: false, error: "Cancelled." });
+    await closed;
+    expect(await until(() => onSlow() === 0, 5000)).toBe(true);
+  }, 20_000);
+});
+
+describe("matchPool: candidates in batches", () => {
+  test("each batch resolves once searched; the limit ends the search and says so; the outcome holds every match in order", async () => {
+    const pool = matchPool();
+    const { paths: _paths, ...request } = job({ limit: 3 });
+    const searched: number[] = [];
+    const search = pool.begin(request, { signal: new AbortController().signal, progress: (n) => searched.push(n) });
+    await search.add(["a.txt", "b.txt"]);
+    expect(searched.at(-1)).toBe(2);
+    expect(search.ended()).toBe(false);
+    await search.add(["c.txt", "image.png"]);
+    expect(search.ended()).toBe(false);
+    await search.add(["a.txt", "c.txt"]);
+    expect(search.ended()).toBe(true);
+    // Candidates after the end are not searched.
+    await search.add(["a.txt"]);
+    expect(await search.finish(["c.txt"])).toEqual({ ok: true, matches: ["a.txt", "c.txt", "a.txt"], truncated: true });
+    expect(pool.idle()).toBeDefined();
+  });
+
+  test("a search that is handed no candidates starts no worker", async () => {
+    let started = 0;
+    const pool = matchPool(() => (started++, startMatchWorker()));
+    const { paths: _paths, ...request } = job();
+    expect(await pool.begin(request, { signal: new AbortController().signal }).finish()).toEqual({ ok: true, matches: [], truncated: false });
+    expect(started).toBe(0);
+  });
 });

@@ -1,10 +1,26 @@
 // Runs the content phase of search_files on a worker (content-match-worker.ts) so the
 // protocol thread has the last word: on abort (cancel or the tool deadline) the worker is
 // terminated at once, whatever its regex is doing, and the call answers without it.
-import type { MatchJob, MatchReport } from "./content-match-worker.ts";
+// Candidates are handed over in batches while the walk goes on, so neither side holds
+// every path of a big tree, and the walk stops once the worker has found enough.
+import { closeSync } from "node:fs";
+import type { MatchJob, MatchMessage, MatchReport } from "./content-match-worker.ts";
 
 export type MatchOutcome = { ok: true; matches: string[]; truncated: boolean } | { ok: false; error: string };
-export type MatchOptions = { signal: AbortSignal; progress?: (searched: number, total: number) => void };
+/** `total` is known once the last candidates are handed over. */
+export type MatchOptions = { signal: AbortSignal; progress?: (searched: number, total: number | undefined) => void };
+/** A job as the caller gives it; the pool adds where the worker records what it holds open. */
+export type MatchRequest = Omit<MatchJob, "held">;
+
+/** A search under way. */
+export type MatchSearch = {
+  /** Hands over the next candidates, in order; resolves once the worker has searched them, or the search has ended. */
+  add(paths: string[]): Promise<void>;
+  /** Hands over the last candidates; resolves with the outcome. */
+  finish(paths?: string[]): Promise<MatchOutcome>;
+  /** The outcome is known (the limit was reached, or it failed or was cancelled): nothing more is needed. */
+  ended(): boolean;
+};
 
 /**
  * The bundler embeds the worker only because build.ts lists it as an entrypoint, named
@@ -13,6 +29,27 @@ export type MatchOptions = { signal: AbortSignal; progress?: (searched: number, 
  * src/tools/ when run from source. The worker gets no environment: it needs none.
  */
 export const startMatchWorker = () => new Worker(new URL("./content-match-worker.ts", import.meta.url), { env: {} });
+
+/**
+ * Descriptors a terminated worker left open, closed once its thread has ended (the "close"
+ * event comes after its last instruction, never while it could still use them).
+ */
+function closeWhenGone(worker: Worker, held: Int32Array, gone: boolean) {
+  const release = () => {
+    for (let slot = 0; slot < held.length; slot++) {
+      const fd = Atomics.exchange(held, slot, -1);
+      if (fd >= 0) {
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed
+        }
+      }
+    }
+  };
+  if (gone) release();
+  else worker.addEventListener("close", release, { once: true });
+}
 
 /**
  * Keeps one idle worker (~3.5 MiB) between searches. A fresh worker takes ~2-5 ms to start
@@ -29,46 +66,97 @@ export function matchPool(start: () => Worker = startMatchWorker) {
     return worker;
   };
 
-  function run(job: MatchJob, { signal, progress }: MatchOptions): Promise<MatchOutcome> {
-    if (signal.aborted) return Promise.resolve({ ok: false, error: "Cancelled." });
-    const worker = idle ?? fresh();
-    idle = undefined;
-    worker.ref();
+  function begin(request: MatchRequest, { signal, progress }: MatchOptions): MatchSearch {
+    let outcome: MatchOutcome | undefined;
+    let settle!: (outcome: MatchOutcome) => void;
+    const settled = new Promise<MatchOutcome>((resolve) => (settle = resolve));
+    // A worker is taken with the first candidates: a walk that finds none starts none.
+    let worker: Worker | undefined;
+    const held = new Int32Array(new SharedArrayBuffer(8)).fill(-1);
     const matches: string[] = [];
-    return new Promise<MatchOutcome>((resolve) => {
-      let settled = false;
-      const finish = (outcome: MatchOutcome, reusable: boolean) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
+    let sent = 0;
+    let total: number | undefined;
+    let waiting: { upTo: number; resolve(): void }[] = [];
+
+    const finish = (result: MatchOutcome, how: "reuse" | "terminate" | "gone") => {
+      if (outcome) return;
+      outcome = result;
+      signal.removeEventListener("abort", onAbort);
+      if (worker) {
         worker.removeEventListener("close", onClose);
         worker.onmessage = null;
         worker.onerror = null;
-        if (reusable && !idle) {
+        if (how === "reuse" && !idle) {
           // An idle worker must not keep the process alive.
           worker.unref();
           idle = worker;
-        } else worker.terminate();
-        resolve(outcome);
-      };
-      // terminate() returns at once; the thread itself ends when its current regex does.
-      const onAbort = () => finish({ ok: false, error: "Cancelled." }, false);
-      const onClose = () => finish({ ok: false, error: "The content search worker stopped before it finished." }, false);
-      signal.addEventListener("abort", onAbort, { once: true });
-      worker.addEventListener("close", onClose);
-      worker.onmessage = (event: MessageEvent<MatchReport>) => {
-        const report = event.data;
-        for (const m of report.matches) matches.push(m);
-        if (report.done) finish({ ok: true, matches, truncated: report.truncated }, true);
-        else progress?.(report.searched, job.paths.length);
-      };
-      worker.onerror = (event) => {
+        } else {
+          if (how !== "reuse") closeWhenGone(worker, held, how === "gone");
+          // terminate() returns at once; the thread itself ends when its current regex does.
+          worker.terminate();
+        }
+      }
+      for (const w of waiting) w.resolve();
+      waiting = [];
+      settle(result);
+    };
+    const onAbort = () => finish({ ok: false, error: "Cancelled." }, "terminate");
+    const onClose = () => finish({ ok: false, error: "The content search worker stopped before it finished." }, "gone");
+    const onReport = (event: MessageEvent<MatchReport>) => {
+      const report = event.data;
+      for (const m of report.matches) matches.push(m);
+      if (report.error) return finish({ ok: false, error: report.error }, "reuse");
+      if (report.done) return finish({ ok: true, matches, truncated: report.truncated }, "reuse");
+      progress?.(report.searched, total);
+      waiting = waiting.filter((w) => (w.upTo <= report.searched ? (w.resolve(), false) : true));
+    };
+    const take = () => {
+      const taken = idle ?? fresh();
+      idle = undefined;
+      taken.ref();
+      taken.addEventListener("close", onClose);
+      taken.onmessage = onReport;
+      taken.onerror = (event) => {
         event.preventDefault();
-        finish({ ok: false, error: `The content search failed inside its worker: ${event.message}` }, false);
+        finish({ ok: false, error: `The content search failed inside its worker: ${event.message}` }, "terminate");
       };
-      worker.postMessage(job);
-    });
+      return taken;
+    };
+    const post = (paths: string[], last: boolean) => {
+      if (outcome) return;
+      const message: MatchMessage = { paths, last };
+      if (!worker) {
+        worker = take();
+        message.job = { ...request, held };
+      }
+      sent += paths.length;
+      if (last) total = sent;
+      worker.postMessage(message);
+    };
+
+    if (signal.aborted) finish({ ok: false, error: "Cancelled." }, "terminate");
+    else signal.addEventListener("abort", onAbort, { once: true });
+    return {
+      add(paths) {
+        if (outcome || paths.length === 0) return Promise.resolve();
+        post(paths, false);
+        const upTo = sent;
+        return new Promise<void>((resolve) => waiting.push({ upTo, resolve }));
+      },
+      finish(paths = []) {
+        if (!outcome && !worker && paths.length === 0) finish({ ok: true, matches: [], truncated: false }, "reuse");
+        post(paths, true);
+        return settled;
+      },
+      ended: () => outcome !== undefined,
+    };
   }
 
-  return { run, idle: () => idle };
+  /** A whole search at once: these candidates, then the outcome. */
+  function run(request: MatchRequest & { paths: string[] }, options: MatchOptions): Promise<MatchOutcome> {
+    const { paths, ...job } = request;
+    return begin(job, options).finish(paths);
+  }
+
+  return { begin, run, idle: () => idle };
 }

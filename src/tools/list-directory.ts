@@ -13,7 +13,6 @@ const input = v.object({
 
 type Entry = { name?: string; path?: string; type: EntryType; size?: number };
 
-
 const entry = v.object({
   name: v.optional(v.string()),
   path: v.optional(v.string()),
@@ -47,44 +46,35 @@ export const listDirectory = defineTool({
 async function list(folder: OpenedFolder, args: v.InferOutput<typeof input>, limit: number, signal: AbortSignal) {
   const recursive = args.recursive;
   // A stat per file costs several times the walk itself: sizes are given for a plain
-  // listing, and for a recursive one only when asked.
+  // listing, and for a recursive one only when asked. They are taken while the walk has the
+  // folder open, never by a path from the top, and without following a symlink: an entry
+  // seen as a file may have been swapped for one since.
   const withSize = !recursive || args.include_size;
-  // Entries are gathered per folder as the parallel walk finds them, then laid out in
-  // tree order with each folder sorted: many small sorts beat one sort of every path.
-  // Sizes are taken while the walk has the folder open, never by a path from the top, and
-  // without following a symlink: an entry seen as a file may have been swapped for one since.
-  const byFolder = new Map<string, { name: string; type: EntryType; size?: number }[]>();
-  let seen = 0;
+  // The walk visits in the order shown (each folder sorted, its contents right after it), so
+  // a truncated listing is the first `limit` entries of the whole one, the same on every call.
+  const entries: Entry[] = [];
   let truncated = false;
   const walked = await walk(
     folder.path,
-    { maxDepth: recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, signal, open: folder.openBelow },
-    (parent, name, type, _depth, where) => {
-      if (seen === limit) {
+    {
+      maxDepth: recursive ? (args.max_depth ?? Number.POSITIVE_INFINITY) : 1,
+      includeHidden: args.include_hidden,
+      skipDirs: DEFAULT_SKIP_DIRS,
+      signal,
+      open: folder.openBelow,
+      sizeOf: withSize ? folder.sizeOf : undefined,
+    },
+    (parent, name, type, _depth, size) => {
+      if (entries.length === limit) {
         truncated = true;
         return false;
       }
-      seen++;
-      let list = byFolder.get(parent);
-      if (!list) byFolder.set(parent, (list = []));
-      list.push({ name, type, size: withSize && type === "file" ? folder.sizeOf(where, name) : undefined });
+      const item: Entry = recursive ? { path: joinRelative(parent, name), type } : { name, type };
+      if (size !== undefined) item.size = size;
+      entries.push(item);
     },
   );
   if (walked.cancelled) throw new ToolError("Cancelled.");
-  const entries: Entry[] = [];
-  const layOut = (parent: string) => {
-    const list = byFolder.get(parent);
-    if (!list) return;
-    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const { name, type, size } of list) {
-      const path = joinRelative(parent, name);
-      const item: Entry = recursive ? { path, type } : { name, type };
-      if (size !== undefined) item.size = size;
-      entries.push(item);
-      if (type === "directory") layOut(path);
-    }
-  };
-  layOut("");
   const data = { path: folder.shown, entries, count: entries.length, truncated };
   const note = notes(
     truncated && `Truncated at ${limit} entries: list a narrower folder, lower max_depth, or raise workspace.max_results.`,

@@ -1,8 +1,10 @@
 import * as v from "valibot";
-import { resolveFolder } from "../workspace/resolve.ts";
-import { DEFAULT_SKIP_DIRS, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
-import { defineTool, readOnly, ToolError } from "./define.ts";
-import { matchPool } from "./content-match.ts";
+import { relative } from "node:path";
+import { openFolderInsideRoots, type OpenedFolder } from "../workspace/open-inside.ts";
+import { rootContaining, type Workspace } from "../workspace/resolve.ts";
+import { DEFAULT_SKIP_DIRS, type EntryType, joinRelative, notes, unreadableNote, walk } from "../workspace/walk.ts";
+import { defineTool, readOnly, type ToolContext, ToolError } from "./define.ts";
+import { type MatchOutcome, matchPool } from "./content-match.ts";
 
 const input = v.object({
   path: v.optional(v.pipe(v.string(), v.description("Folder to search, relative to the workspace root")), "."),
@@ -47,6 +49,10 @@ export function globMatcher(pattern: string): Matcher {
   return pattern.includes("/") ? (path) => glob.match(path) : (_path, name) => glob.match(name);
 }
 
+// Candidates go to the content worker in batches this big; the walk goes on with the next
+// batch while the worker searches one, and waits when it is a batch behind.
+const BATCH = 256;
+
 export const searchFiles = defineTool({
   name: "search_files",
   title: "Search files",
@@ -56,12 +62,6 @@ export const searchFiles = defineTool({
   output,
   annotations: readOnly,
   async run(args, { workspace, signal, progress }) {
-    const folder = await resolveFolder(workspace, args.path, {
-      missing: (shown) => `Folder not found: ${shown}.`,
-      file: (shown) => `${shown} is a file, not a folder to search.`,
-    });
-    if (!folder.ok) throw new ToolError(folder.error);
-    const { path: dir, shown } = folder;
     let regex: RegExp | undefined;
     if (args.content !== undefined) {
       const compiled = compileContentPattern(args.content);
@@ -70,31 +70,86 @@ export const searchFiles = defineTool({
     }
     let matches: Matcher;
     let excludes: Matcher[];
-    const byPath = args.pattern.includes("/");
     try {
       matches = globMatcher(args.pattern);
       excludes = (args.exclude ?? []).map(globMatcher);
     } catch (error) {
       throw new ToolError(`Invalid glob: ${(error as Error).message}`);
     }
-    const limit = Math.min(args.max_results ?? workspace.maxResults, workspace.maxResults);
-    const found: string[] = [];
-    let truncated = false;
-    const excluded = (path: string, name: string) => excludes.some((x) => x(path, name));
-    const candidates: string[] = [];
-    const walked = await walk(
-      dir,
-      { maxDepth: Number.POSITIVE_INFINITY, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, prune: excluded, signal },
-      (parent, name, type) => {
-        if (type !== "file" && !(type === "directory" && !regex)) return;
-        // The relative path is built only when a glob needs it or the name matched.
-        const path = byPath ? joinRelative(parent, name) : undefined;
-        if (!matches(path ?? "", name)) return;
-        const rel = path ?? joinRelative(parent, name);
-        if (excludes.length && excluded(rel, name)) return;
-        if (regex) {
-          candidates.push(rel);
-          return;
+    const folder = await openFolderInsideRoots(workspace, args.path, {
+      missing: (shown) => `Folder not found: ${shown}.`,
+      file: (shown) => `${shown} is a file, not a folder to search.`,
+    });
+    if (!folder.ok) throw new ToolError(folder.error);
+    try {
+      return await search(folder, { args, regex, matches, excludes, workspace, signal, progress });
+    } finally {
+      folder.close();
+    }
+  },
+});
+
+type Search = {
+  args: v.InferOutput<typeof input>;
+  regex: RegExp | undefined;
+  matches: Matcher;
+  excludes: Matcher[];
+  workspace: Workspace;
+  signal: AbortSignal;
+  progress: ToolContext["progress"];
+};
+
+async function search(folder: OpenedFolder, { args, regex, matches, excludes, workspace, signal, progress }: Search) {
+  const limit = Math.min(args.max_results ?? workspace.maxResults, workspace.maxResults);
+  const byPath = args.pattern.includes("/");
+  const excluded = (path: string, name: string) => excludes.some((x) => x(path, name));
+  // The worker opens the folder itself, beneath the root that holds it (never by this
+  // thread's descriptor, which a cancel closes while the worker may still run).
+  const root = rootContaining(workspace.roots, folder.path) ?? folder.path;
+  const content = regex
+    ? contentWorkers.begin(
+        {
+          root,
+          folder: relative(root, folder.path),
+          source: regex.source,
+          flags: regex.flags,
+          maxBytes: workspace.maxReadBytes,
+          limit,
+          followSymlinks: workspace.followSymlinks,
+          allowHardlinks: workspace.allowHardlinks,
+          confine: workspace.confine,
+        },
+        { signal, progress: (searched, total) => progress(searched, total, total === undefined ? `${searched} files searched` : `${searched} of ${total} files searched`) },
+      )
+    : undefined;
+  // The walk visits in tree order, so the first `limit` matches are the same on every call.
+  const found: string[] = [];
+  let truncated = false;
+  let batch: string[] = [];
+  let searching: Promise<void> = Promise.resolve();
+  let walked: Awaited<ReturnType<typeof walk>>;
+  let outcome: Promise<MatchOutcome> | undefined;
+  // Asked as each folder is read: only matches are visited (and sorted into tree order).
+  const select = (parent: string, name: string, type: EntryType) => {
+    if (type !== "file" && !(type === "directory" && !content)) return false;
+    // The relative path is built only when a glob needs it.
+    const path = byPath ? joinRelative(parent, name) : undefined;
+    if (!matches(path ?? "", name)) return false;
+    return !(excludes.length && excluded(path ?? joinRelative(parent, name), name));
+  };
+  try {
+    walked = await walk(
+      folder.path,
+      { maxDepth: Number.POSITIVE_INFINITY, includeHidden: args.include_hidden, skipDirs: DEFAULT_SKIP_DIRS, prune: excluded, signal, open: folder.openBelow, select },
+      (parent, name) => {
+        const rel = joinRelative(parent, name);
+        if (content) {
+          batch.push(rel);
+          if (batch.length < BATCH) return;
+          const behind = searching;
+          searching = content.add(batch);
+          batch = [];
+          return behind.then(() => (content.ended() ? false : undefined));
         }
         if (found.length === limit) {
           truncated = true;
@@ -103,21 +158,18 @@ export const searchFiles = defineTool({
         found.push(rel);
       },
     );
-    if (walked.cancelled) throw new ToolError("Cancelled.");
-    if (regex && candidates.length) {
-      // Contents are read after the walk, in path order, so results are stable.
-      candidates.sort();
-      const outcome = await contentWorkers.run(
-        { dir, paths: candidates, source: regex.source, flags: regex.flags, maxBytes: workspace.maxReadBytes, limit },
-        { signal, progress: (searched, total) => progress(searched, total, `${searched} of ${total} files searched`) },
-      );
-      if (!outcome.ok) throw new ToolError(outcome.error);
-      for (const m of outcome.matches) found.push(m);
-      truncated = outcome.truncated;
-    }
-    found.sort();
-    const data = { matches: found, count: found.length, truncated, path: shown };
-    const note = notes(truncated && `Stopped at ${limit} matches; narrow the pattern or folder to see the rest.`, unreadableNote(walked.unreadable));
-    return { text: JSON.stringify({ matches: found, count: found.length, truncated }), data, note };
-  },
-});
+  } finally {
+    // Ends the content search whatever happened, so its worker is not left waiting.
+    outcome = content?.finish(content.ended() ? [] : batch);
+  }
+  if (walked.cancelled) throw new ToolError("Cancelled.");
+  if (outcome) {
+    const searched = await outcome;
+    if (!searched.ok) throw new ToolError(searched.error);
+    for (const m of searched.matches) found.push(m);
+    truncated = searched.truncated;
+  }
+  const data = { matches: found, count: found.length, truncated, path: folder.shown };
+  const note = notes(truncated && `Stopped at ${limit} matches; narrow the pattern or folder to see the rest.`, unreadableNote(walked.unreadable));
+  return { text: JSON.stringify({ matches: found, count: found.length, truncated }), data, note };
+}
