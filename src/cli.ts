@@ -160,7 +160,7 @@ const serve = defineCommand({
     }
     if (config.server.transport === "http") {
       const { serveHttp } = await import("./server/http.ts");
-      const http = await serveHttp(config, log, ws.workspace);
+      const http = await serveHttp(config, log, ws.workspace, telemetry);
       if ("error" in http) {
         err(`tfo-mcp: ${http.error}`);
         throw new Exit(1);
@@ -197,7 +197,9 @@ const validate = defineCommand({
     if (!model.ok) problems.push(`claude.default_model: ${model.error}`);
     const ws = await workspaceFor(config, process.cwd());
     if (!ws.ok) problems.push(`${ws.error}. Pass an existing folder with --root or workspace.roots.`);
-    const exposed = httpExposureProblem(config, ws.ok ? ws.workspace.roots : []);
+    // Keys in the store count as keys (asked only when they would change the answer).
+    let exposed = httpExposureProblem(config, ws.ok ? ws.workspace.roots : []);
+    if (exposed) exposed = httpExposureProblem(config, ws.ok ? ws.workspace.roots : [], await storeHasKeys(config));
     if (exposed) problems.push(`serve would refuse to start: ${exposed}`);
     if (problems.length) {
       err(`tfo-mcp: ${file ?? "the configuration"} has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}:`);
@@ -319,6 +321,19 @@ const trust = defineCommand({
     out(`Trusted ${found} (sha256 ${hash.slice(0, 16)}…), recorded in ${list}. Every key in it now applies; if the file changes, it is untrusted again until you run tfo-mcp trust again.`);
   },
 });
+
+async function storeHasKeys(config: Config): Promise<boolean> {
+  try {
+    const store = await openStore(storageUrl(config));
+    try {
+      return (await store.listKeys()).length > 0;
+    } finally {
+      store.close();
+    }
+  } catch {
+    return false;
+  }
+}
 
 async function withStore<T>(configFile: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
   const { config } = await configOrExit(configFile);

@@ -69,7 +69,7 @@ test.each([
   [["validate", "-c", "missing.yaml"], 1, /config file not found/],
   [["validate", "-c", "typo.yaml"], 1, /unknown key "worksapce" \(did you mean "workspace"\?\)/],
   [["validate", "-c", "model.yaml"], 1, /claude\.default_model: Unknown model "gpt-4"/],
-  [["validate", "-c", "open.yaml"], 1, /serve would refuse to start: refusing to serve http on 0\.0\.0\.0 without http\.api_keys/],
+  [["validate", "-c", "open.yaml"], 1, /serve would refuse to start: refusing to serve http on 0\.0\.0\.0 without keys/],
   [["validate", "--root", "x"], 2, /unknown option --root/],
   [["info", "--json", "-c", "ro.yaml"], 0, /"tools": \[\s+"echo",\s+"read_file",\s+"list_directory",\s+"search_files",\s+"system_info",\s+"claude_conversation"\s+\]/],
   [["info", "--json", "-c", "nocmd.yaml"], 0, /"write_file",\s+"list_directory",\s+"search_files",\s+"system_info"/],

@@ -9,6 +9,7 @@ import { historyMessages, titleFrom, type Turn } from "../src/sessions/records.t
 import { memoryStore } from "../src/store/memory.ts";
 import { parseStorageUrl } from "../src/store/open.ts";
 import { keyedQueue, type Store } from "../src/store/port.ts";
+import { scopedStore } from "../src/store/scoped.ts";
 import { MIGRATIONS, sqliteStore } from "../src/store/sqlite.ts";
 import { binary, cleanEnv, runBinary } from "./helpers/binary.ts";
 import { connectBinary, resourceText, textOf } from "./helpers/client.ts";
@@ -108,6 +109,42 @@ describe.each([
     ]);
     expect(await store.counts()).toEqual({ conversations: 0, sessions: 1 });
   });
+  test("owners: a tenant's conversations, the server's own (null), and everything for the command", async () => {
+    await store.createConversation({ id: "oa", title: "a", system_prompt: null, model: null, owner: "alice" });
+    await store.createConversation({ id: "ob", title: "b", system_prompt: null, model: null, owner: "bob" });
+    expect((await store.createConversation({ id: "os", title: "s", system_prompt: null, model: null })).owner).toBeNull();
+    expect((await store.getConversation("oa"))?.owner).toBe("alice");
+    expect(await store.getConversation("ob", "alice")).toBeUndefined();
+    expect((await store.getConversation("ob", "bob"))?.id).toBe("ob");
+    expect(await store.getConversation("oa", null)).toBeUndefined();
+    expect((await store.listConversations(10, "alice")).map((c) => c.id)).toEqual(["oa"]);
+    expect((await store.listConversations(10, null)).map((c) => c.id)).toEqual(["os"]);
+    expect((await store.listConversations(10)).map((c) => c.id).sort()).toEqual(["oa", "ob", "os"]);
+    expect((await store.counts("alice")).conversations).toBe(1);
+    expect((await store.counts()).conversations).toBe(3);
+    expect(await store.deleteConversation("ob", "alice")).toBe(false);
+    expect(await store.deleteConversation("ob", "bob")).toBe(true);
+  });
+  test("a scoped view: one owner's conversations, another's as unknown as a missing id, no keys", async () => {
+    const alice = scopedStore(store, "alice");
+    await store.createConversation({ id: "theirs", title: "t", system_prompt: null, model: null, owner: "bob" });
+    await store.beginTurn("theirs", "bob's secret", "m");
+    const mine = await alice.createConversation({ id: "mine", title: "t", system_prompt: null, model: null });
+    expect(mine.owner).toBe("alice");
+    expect(await alice.getConversation("theirs")).toBeUndefined();
+    expect(await alice.turns("theirs")).toEqual([]);
+    await expect(alice.beginTurn("theirs", "x", "m")).rejects.toThrow("no conversation theirs");
+    await expect(alice.finishTurn("theirs", 1, { ok: false, error: "x" })).rejects.toThrow("no conversation theirs");
+    expect(await alice.deleteConversation("theirs")).toBe(false);
+    expect((await store.turns("theirs")).map((t) => [t.user, t.status])).toEqual([["bob's secret", "pending"]]);
+    expect(await alice.beginTurn("mine", "hello", "m")).toBe(1);
+    expect((await alice.listConversations(50)).map((c) => c.id).sort()).toEqual(["mine", "oa"]);
+    expect((await alice.counts()).conversations).toBe(2);
+    await expect(alice.listKeys()).rejects.toThrow("tfo-mcp keys");
+    alice.close();
+    // The view never closes the shared store.
+    expect((await store.getConversation("mine"))?.turns).toBe(1);
+  });
 });
 
 describe("sqlite file", () => {
@@ -128,6 +165,18 @@ describe("sqlite file", () => {
     raw.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
     raw.close();
     expect(() => sqliteStore(path)).toThrow("written by a newer tfo-mcp");
+  });
+  test("a file of schema 2 gains owners: its conversations become the server's own", async () => {
+    const path = join(dir.path, "v2.db");
+    const raw = new Database(path);
+    for (const sql of MIGRATIONS.slice(0, 2)) raw.exec(sql);
+    raw.exec("PRAGMA user_version = 2");
+    raw.exec("INSERT INTO conversations (id, title, created_at, updated_at) VALUES ('old', 't', '2026-01-01', '2026-01-01')");
+    raw.close();
+    const store = sqliteStore(path);
+    expect((await store.getConversation("old", null))?.owner).toBeNull();
+    expect(await store.getConversation("old", "alice")).toBeUndefined();
+    store.close();
   });
 });
 

@@ -87,5 +87,21 @@ for (const [kind, open] of [
         dir.cleanup();
       }
     });
+    test("names of http.api_keys (key-1…) are refused; a revoked name stays taken, and add says so", async () => {
+      const dir = tempDir("tfo-keys-");
+      const store = open(dir.path);
+      try {
+        expect((await run(store, "add", { name: "key-1" })).text).toContain("key-1, key-2… name the keys of http.api_keys; choose another name");
+        expect((await run(store, "add", { name: "key-one" })).code).toBe(0);
+        expect((await run(store, "revoke", { name: "key-one" })).code).toBe(0);
+        const again = await run(store, "add", { name: "key-one" });
+        expect(again.code).toBe(1);
+        expect(again.text).toContain('a key named "key-one" was revoked and is kept on record; choose another name');
+        expect((await store.listKeys()).map((k) => k.name)).toEqual(["key-one"]);
+      } finally {
+        store.close();
+        dir.cleanup();
+      }
+    });
   });
 }

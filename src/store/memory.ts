@@ -1,14 +1,17 @@
 // memory: storage that lasts as long as the process. For tests and for people who want no file.
-import { type Conversation, nowIso, type Session, type Turn } from "../sessions/records.ts";
+import { nowIso, type Session, type Turn } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
-import { keyedQueue, type Store } from "./port.ts";
+import { keyedQueue, type Owner, type Store, type StoredConversation } from "./port.ts";
+
+type Row = Omit<StoredConversation, "turns">;
 
 export function memoryStore(): Store {
-  const conversations = new Map<string, Omit<Conversation, "turns">>();
+  const conversations = new Map<string, Row>();
   const turns = new Map<string, Turn[]>();
   const sessions = new Map<string, Session>();
   const keys = new Map<string, ApiKey>();
-  const withCount = (c: Omit<Conversation, "turns">): Conversation => ({ ...c, turns: turns.get(c.id)?.length ?? 0 });
+  const withCount = (c: Row): StoredConversation => ({ ...c, turns: turns.get(c.id)?.length ?? 0 });
+  const visible = (c: Row | undefined, owner: Owner | undefined): c is Row => c !== undefined && (owner === undefined || c.owner === owner);
   const touch = (id: string) => {
     const c = conversations.get(id);
     if (c) conversations.set(id, { ...c, updated_at: nowIso() });
@@ -17,22 +20,24 @@ export function memoryStore(): Store {
     describe: "memory",
     async createConversation(c) {
       const now = nowIso();
-      const record = { ...c, created_at: now, updated_at: now };
+      const record = { ...c, owner: c.owner ?? null, created_at: now, updated_at: now };
       conversations.set(c.id, record);
       turns.set(c.id, []);
       return withCount(record);
     },
-    async getConversation(id) {
+    async getConversation(id, owner) {
       const c = conversations.get(id);
-      return c && withCount(c);
+      return visible(c, owner) ? withCount(c) : undefined;
     },
-    async listConversations(limit) {
+    async listConversations(limit, owner) {
       return [...conversations.values()]
+        .filter((c) => visible(c, owner))
         .sort((a, b) => b.updated_at.localeCompare(a.updated_at))
         .slice(0, limit)
         .map(withCount);
     },
-    async deleteConversation(id) {
+    async deleteConversation(id, owner) {
+      if (!visible(conversations.get(id), owner)) return false;
       turns.delete(id);
       return conversations.delete(id);
     },
@@ -67,8 +72,9 @@ export function memoryStore(): Store {
     async listSessions(limit) {
       return [...sessions.values()].sort((a, b) => b.started_at.localeCompare(a.started_at)).slice(0, limit);
     },
-    async counts() {
-      return { conversations: conversations.size, sessions: sessions.size };
+    async counts(owner) {
+      const count = owner === undefined ? conversations.size : [...conversations.values()].filter((c) => c.owner === owner).length;
+      return { conversations: count, sessions: sessions.size };
     },
     async addKey(k) {
       if (keys.has(k.name) || [...keys.values()].some((x) => x.hash === k.hash)) throw new Error(`UNIQUE constraint failed: api_keys.name`);

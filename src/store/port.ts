@@ -2,13 +2,26 @@
 import type { Conversation, Session, Turn, TurnOutcome } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
 
+/**
+ * A conversation and whose it is: the name of the API key (tenant) whose session started it,
+ * or null for the server's own (stdio, http.api_keys, a server without keys).
+ */
+export type StoredConversation = Conversation & { owner: string | null };
+
+/**
+ * The `owner` argument of the conversation queries: left out, every conversation (the
+ * `conversations` command); a name or null, only that owner's: another's is as unknown as
+ * a missing id.
+ */
+export type Owner = string | null;
+
 export type Store = {
   /** "memory" or "sqlite:/path" — shown in health and logs */
   describe: string;
-  createConversation(c: { id: string; title: string; system_prompt: string | null; model: string | null }): Promise<Conversation>;
-  getConversation(id: string): Promise<Conversation | undefined>;
-  listConversations(limit: number): Promise<Conversation[]>;
-  deleteConversation(id: string): Promise<boolean>;
+  createConversation(c: { id: string; title: string; system_prompt: string | null; model: string | null; owner?: Owner }): Promise<StoredConversation>;
+  getConversation(id: string, owner?: Owner): Promise<StoredConversation | undefined>;
+  listConversations(limit: number, owner?: Owner): Promise<StoredConversation[]>;
+  deleteConversation(id: string, owner?: Owner): Promise<boolean>;
   turns(conversationId: string): Promise<Turn[]>;
   /** stores the user's message as a pending turn and returns its number */
   beginTurn(conversationId: string, user: string, model: string): Promise<number>;
@@ -16,7 +29,8 @@ export type Store = {
   startSession(s: Omit<Session, "ended_at" | "calls">): Promise<void>;
   updateSession(id: string, change: { ended_at?: string; calls?: number }): Promise<void>;
   listSessions(limit: number): Promise<Session[]>;
-  counts(): Promise<{ conversations: number; sessions: number }>;
+  /** with `owner`, only that owner's conversations are counted */
+  counts(owner?: Owner): Promise<{ conversations: number; sessions: number }>;
   /** API keys (tenants): only hashes are stored */
   addKey(k: ApiKey): Promise<void>;
   listKeys(): Promise<ApiKey[]>;

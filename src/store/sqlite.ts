@@ -2,9 +2,9 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { type Conversation, nowIso, type Session, type Turn } from "../sessions/records.ts";
+import { nowIso, type Session, type Turn } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
-import { keyedQueue, type Store } from "./port.ts";
+import { keyedQueue, type Store, type StoredConversation } from "./port.ts";
 
 /** Each entry moves the schema one version up; PRAGMA user_version says where a file stands. */
 export const MIGRATIONS = [
@@ -52,6 +52,9 @@ export const MIGRATIONS = [
      last_used_at TEXT,
      revoked_at TEXT
    );`,
+  // Whose a conversation is: a tenant's key name; NULL for the server's own (and every older row).
+  `ALTER TABLE conversations ADD COLUMN owner TEXT;
+   CREATE INDEX conversations_owner ON conversations(owner, updated_at);`,
 ];
 
 export function migrate(db: Database): number {
@@ -80,10 +83,16 @@ export function sqliteStore(path: string): Store {
   migrate(db);
 
   const q = {
-    insertConversation: db.query("INSERT INTO conversations (id, title, system_prompt, model, created_at, updated_at) VALUES ($id, $title, $system_prompt, $model, $now, $now)"),
+    insertConversation: db.query(
+      "INSERT INTO conversations (id, title, system_prompt, model, owner, created_at, updated_at) VALUES ($id, $title, $system_prompt, $model, $owner, $now, $now)",
+    ),
     getConversation: db.query(`${CONVERSATION} WHERE c.id = $id`),
+    // IS, not =: NULL (the server's own) matches NULL.
+    getOwnedConversation: db.query(`${CONVERSATION} WHERE c.id = $id AND c.owner IS $owner`),
     listConversations: db.query(`${CONVERSATION} ORDER BY c.updated_at DESC LIMIT $limit`),
+    listOwnedConversations: db.query(`${CONVERSATION} WHERE c.owner IS $owner ORDER BY c.updated_at DESC LIMIT $limit`),
     deleteConversation: db.query("DELETE FROM conversations WHERE id = $id"),
+    deleteOwnedConversation: db.query("DELETE FROM conversations WHERE id = $id AND owner IS $owner"),
     turns: db.query("SELECT seq, user, assistant, status, model, stop_reason, input_tokens, output_tokens, error, created_at FROM turns WHERE conversation_id = $id ORDER BY seq"),
     nextSeq: db.query("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM turns WHERE conversation_id = $id"),
     insertTurn: db.query("INSERT INTO turns (conversation_id, seq, user, status, model, created_at) VALUES ($id, $seq, $user, 'pending', $model, $now)"),
@@ -98,6 +107,7 @@ export function sqliteStore(path: string): Store {
     updateSession: db.query("UPDATE sessions SET ended_at = COALESCE($ended_at, ended_at), calls = COALESCE($calls, calls) WHERE id = $id"),
     listSessions: db.query("SELECT * FROM sessions ORDER BY started_at DESC LIMIT $limit"),
     counts: db.query("SELECT (SELECT COUNT(*) FROM conversations) AS conversations, (SELECT COUNT(*) FROM sessions) AS sessions"),
+    ownedCounts: db.query("SELECT (SELECT COUNT(*) FROM conversations WHERE owner IS $owner) AS conversations, (SELECT COUNT(*) FROM sessions) AS sessions"),
     addKey: db.query(
       "INSERT INTO api_keys (name, hash, roots, tools, read_only, rate_limit, max_sessions, created_at) VALUES ($name, $hash, $roots, $tools, $read_only, $rate_limit, $max_sessions, $created_at)",
     ),
@@ -121,17 +131,18 @@ export function sqliteStore(path: string): Store {
   return {
     describe: `sqlite:${path}`,
     async createConversation(c) {
-      q.insertConversation.run({ ...c, now: nowIso() });
-      return q.getConversation.get({ id: c.id }) as Conversation;
+      q.insertConversation.run({ id: c.id, title: c.title, system_prompt: c.system_prompt, model: c.model, owner: c.owner ?? null, now: nowIso() });
+      return q.getConversation.get({ id: c.id }) as StoredConversation;
     },
-    async getConversation(id) {
-      return (q.getConversation.get({ id }) as Conversation | null) ?? undefined;
+    async getConversation(id, owner) {
+      const row = owner === undefined ? q.getConversation.get({ id }) : q.getOwnedConversation.get({ id, owner });
+      return (row as StoredConversation | null) ?? undefined;
     },
-    async listConversations(limit) {
-      return q.listConversations.all({ limit }) as Conversation[];
+    async listConversations(limit, owner) {
+      return (owner === undefined ? q.listConversations.all({ limit }) : q.listOwnedConversations.all({ limit, owner })) as StoredConversation[];
     },
-    async deleteConversation(id) {
-      return q.deleteConversation.run({ id }).changes > 0;
+    async deleteConversation(id, owner) {
+      return (owner === undefined ? q.deleteConversation.run({ id }) : q.deleteOwnedConversation.run({ id, owner })).changes > 0;
     },
     async turns(id) {
       return q.turns.all({ id }) as Turn[];
@@ -156,8 +167,8 @@ export function sqliteStore(path: string): Store {
     async listSessions(limit) {
       return q.listSessions.all({ limit }) as Session[];
     },
-    async counts() {
-      return q.counts.get() as { conversations: number; sessions: number };
+    async counts(owner) {
+      return (owner === undefined ? q.counts.get() : q.ownedCounts.get({ owner })) as { conversations: number; sessions: number };
     },
     async addKey(k) {
       q.addKey.run({ name: k.name, hash: k.hash, roots: JSON.stringify(k.roots), tools: JSON.stringify(k.tools), read_only: k.read_only ? 1 : 0, rate_limit: k.rate_limit, max_sessions: k.max_sessions, created_at: k.created_at });

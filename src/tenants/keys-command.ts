@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { Store } from "../store/port.ts";
 import { realRoots } from "../workspace/roots.ts";
-import { type ApiKey, describeKey, hashKey, keyName, newKey, parseRate } from "./keys.ts";
+import { type ApiKey, describeKey, hashKey, KEY_CACHE_MS, keyName, newKey, parseRate } from "./keys.ts";
 
 export type KeysOptions = {
   action: string;
@@ -41,13 +41,13 @@ export async function runKeys(o: KeysOptions, io: KeysIo): Promise<number> {
   if (!name.success) return fail(o.name ? name.issues[0].message : "needs a NAME (tfo-mcp keys add alice --root ~/code/app).");
   if (o.action === "revoke") {
     if (!(await io.store.revokeKey(name.output, now))) return fail(`no active key named ${JSON.stringify(name.output)} (tfo-mcp keys list).`);
-    io.out(`Revoked ${name.output}: it is refused from now on, and its sessions with it.`);
+    io.out(`Revoked ${name.output}: running servers refuse it within ${KEY_CACHE_MS / 1000} s, on the sessions it opened too.`);
     return 0;
   }
   const key = newKey();
   if (o.action === "rotate") {
     if (!(await io.store.replaceKeyHash(name.output, hashKey(key)))) return fail(`no active key named ${JSON.stringify(name.output)} (tfo-mcp keys list).`);
-    io.out(`New key for ${name.output} (the old one is refused from now on; this is shown once):\n${key}`);
+    io.out(`New key for ${name.output} (running servers refuse the old one within ${KEY_CACHE_MS / 1000} s; this is shown once):\n${key}`);
     return 0;
   }
   // add
@@ -63,7 +63,10 @@ export async function runKeys(o: KeysOptions, io: KeysIo): Promise<number> {
   if (!rate.ok) return fail(`${rate.error}.`);
   const sessions = o.maxSessions === undefined ? 0 : Number(o.maxSessions);
   if (!Number.isInteger(sessions) || sessions < 0) return fail(`--max-sessions ${JSON.stringify(o.maxSessions)} is not a whole number.`);
-  if ((await io.store.listKeys()).some((k) => k.name === name.output)) return fail(`a key named ${JSON.stringify(name.output)} exists; rotate it, or revoke it first.`);
+  const existing = (await io.store.listKeys()).find((k) => k.name === name.output);
+  // A revoked key stays listed (who had access, until when), so its name stays taken.
+  if (existing?.revoked_at) return fail(`a key named ${JSON.stringify(name.output)} was revoked and is kept on record; choose another name.`);
+  if (existing) return fail(`a key named ${JSON.stringify(name.output)} exists; rotate it (tfo-mcp keys rotate ${name.output}) to get a new key.`);
   const record: ApiKey = {
     name: name.output,
     hash: hashKey(key),

@@ -4,6 +4,12 @@ import * as v from "valibot";
 
 export const KEY_PREFIX = "tfo_";
 
+/**
+ * How long a running server may go on accepting a key after it was revoked or rotated: it
+ * remembers a key it found for this long (another process changes the store; nothing tells it).
+ */
+export const KEY_CACHE_MS = 2000;
+
 export type ApiKey = {
   name: string;
   /** hex SHA-256 of the key; the key itself is never stored */
@@ -32,8 +38,15 @@ export function hashKey(key: string): string {
   return new Bun.CryptoHasher("sha256").update(key).digest("hex");
 }
 
-/** A name people type and logs show: letters, digits, . _ - (never the key). */
-export const keyName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][\w.-]{0,63}$/, "a key name is 1-64 letters, digits, . _ - (starting with a letter or digit)"));
+/**
+ * A name people type and logs show: letters, digits, . _ - (never the key). key-1, key-2…
+ * are the names of http.api_keys: a tenant by such a name would share their sessions and limits.
+ */
+export const keyName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9][\w.-]{0,63}$/, "a key name is 1-64 letters, digits, . _ - (starting with a letter or digit)"),
+  v.check((name) => !/^key-\d+$/.test(name), "key-1, key-2… name the keys of http.api_keys; choose another name"),
+);
 
 /** "60", "60/min", "2/s", "1000/h" → requests per minute. */
 export function parseRate(text: string): { ok: true; perMinute: number } | { ok: false; error: string } {
