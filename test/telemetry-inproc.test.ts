@@ -102,7 +102,8 @@ test("log records go out redacted with the logger's secrets, at the logger's lev
 
 test("over telemetry.rate_limit, spans are counted in mcp.telemetry.dropped instead of sent; metrics count every call", async () => {
   const r = await receiver();
-  const t = await telemetryTo(r, { rate_limit: 5 });
+  // 50 a second, in bursts of a tenth of a second's worth: 5 of a burst of 20 go out.
+  const t = await telemetryTo(r, { rate_limit: 50 });
   for (let i = 0; i < 20; i++) t.begin("tool", "echo", session).end();
   await t.shutdown(5000);
   expect(r.spans.filter((s) => s.name === "mcp.tools.execute.echo")).toHaveLength(5);

@@ -144,13 +144,22 @@ describe("tallies", () => {
 describe("rate limit", () => {
   test("a burst of rate_limit, then the refill rate; what is refused is counted", () => {
     let now = 0;
-    const b = tokenBucket(10, () => now);
+    // 100 a second, in bursts of a tenth of a second's worth (10).
+    const b = tokenBucket(100, () => now);
     const burst = Array.from({ length: 12 }, () => b.take()).filter(Boolean).length;
     expect([burst, b.dropped()]).toEqual([10, 2]);
-    now += 300;
+    now += 30;
     expect(Array.from({ length: 5 }, () => b.take()).filter(Boolean).length).toBe(3);
     now += 10_000;
     expect(Array.from({ length: 20 }, () => b.take()).filter(Boolean).length).toBe(10);
+    // Sustained: one second of steady takes lets 100 through.
+    let through = 0;
+    for (let i = 0; i < 1000; i++) {
+      now += 1;
+      if (b.take()) through++;
+    }
+    expect(through).toBeGreaterThanOrEqual(99);
+    expect(through).toBeLessThanOrEqual(101);
     const unlimited = tokenBucket(0);
     expect(Array.from({ length: 1000 }, () => unlimited.take()).every(Boolean)).toBe(true);
   });
