@@ -215,6 +215,14 @@ describe("hostile input on stdin", () => {
     expect(await peer.proc.exited).toBe(0);
   });
 
+  test("execute_command reports progress while it runs: elapsed time and output so far", async () => {
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const r = await c.client.callTool({ name: "execute_command", arguments: { command: "printf abc; sleep 2.3", timeout: 10 } }, undefined, { onprogress: (p) => seen.push(p) });
+    expect(r.isError).toBeFalsy();
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen[0]).toMatchObject({ progress: 1, total: 10 });
+    expect(seen.at(-1)!.message).toMatch(/^running for 2 s, 3 bytes of output so far$/);
+  });
   test("cancel kills the running command tree", async () => {
     const marker = `tfo-cancel-${Date.now() % 100000}`;
     const { peer } = await initializedPeer({ cwd: root });

@@ -281,6 +281,14 @@ describe("tfo-mcp serve --transport http", () => {
   afterAll(() => s.stop());
   const connect = (headers: Record<string, string> = { Authorization: `Bearer ${KEY}` }) => connectHttp(s.url, headers).then((c) => c.client);
 
+  test("progress notifications arrive over Streamable HTTP (execute_command)", async () => {
+    const client = await connect();
+    const seen: string[] = [];
+    const r = await client.callTool({ name: "execute_command", arguments: { command: "sleep 1.3; echo done" } }, undefined, { onprogress: (p) => seen.push(p.message ?? "") });
+    expect(r.isError).toBeFalsy();
+    expect(seen[0]).toMatch(/^running for 1 s, \d+ bytes of output so far$/);
+    await client.close();
+  });
   test("an SDK client with the key lists and calls tools and reads resources", async () => {
     const client = await connect();
     expect((await client.listTools()).tools).toHaveLength(8);

@@ -28,12 +28,13 @@ const output = v.object({
 type Captured = { text: string; truncated: boolean };
 
 /** Reads a whole stream but keeps only the first `cap` bytes, so a chatty command cannot fill memory. */
-async function capture(stream: ReadableStream<Uint8Array>, cap: number): Promise<Captured> {
+async function capture(stream: ReadableStream<Uint8Array>, cap: number, seen: { bytes: number }): Promise<Captured> {
   const kept: Uint8Array[] = [];
   let size = 0;
   let total = 0;
   for await (const chunk of stream) {
     total += chunk.length;
+    seen.bytes += chunk.length;
     if (size < cap) {
       const part = chunk.length > cap - size ? chunk.subarray(0, cap - size) : chunk;
       kept.push(part);
@@ -54,7 +55,7 @@ export const executeCommand = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   ownTimeout: true,
   writes: true,
-  async run(args, { workspace, config, signal, log, span: callSpan }) {
+  async run(args, { workspace, config, signal, log, span: callSpan, progress }) {
     if (!config.commands.enabled) throw new ToolError("Commands are disabled on this server (commands.enabled is false).");
     const verdict = checkCommand(args.command, config.commands.allow, config.commands.deny);
     if (!verdict.ok) throw new ToolError(`${verdict.error[0]?.toUpperCase()}${verdict.error.slice(1)}.`);
@@ -95,10 +96,18 @@ export const executeCommand = defineTool({
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     const cap = config.commands.max_output_bytes;
-    const out = capture(proc.stdout, cap);
-    const err = capture(proc.stderr, cap);
+    const seen = { bytes: 0 };
+    const out = capture(proc.stdout, cap, seen);
+    const err = capture(proc.stderr, cap, seen);
+    // Once a second while it runs: elapsed time and output so far (sent only when the client
+    // gave a progressToken; a no-op otherwise). Quick commands never start the timer's work.
+    const ticker = setInterval(() => {
+      const elapsed = Math.round((performance.now() - started) / 1000);
+      progress(elapsed, args.timeout, `running for ${elapsed} s, ${seen.bytes} bytes of output so far`);
+    }, 1000);
     const exitCode = await proc.exited;
     clearTimeout(timer);
+    clearInterval(ticker);
     signal.removeEventListener("abort", onAbort);
     // The shell is done; anything it left running goes with it (a `sleep 1000 &`, a `setsid`
     // daemon), otherwise it would hold our pipes open and outlive the call.
