@@ -55,6 +55,8 @@ describe("tools/list", () => {
     expect(read.inputSchema.required).toEqual(["path"]);
     expect((read.inputSchema.properties as any).encoding.default).toBe("utf-8");
     expect(tools.find((t) => t.name === "write_file")!.annotations!.destructiveHint).toBe(true);
+    // append writes twice when called twice: not idempotent
+    expect(tools.find((t) => t.name === "write_file")!.annotations!.idempotentHint).toBe(false);
     // Text to read has no output schema (Claude Code would show the model escaped JSON); data does.
     const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name);
     expect(withSchema).toEqual(["write_file", "list_directory", "search_files", "execute_command", "system_info"]);
