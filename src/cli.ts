@@ -90,7 +90,7 @@ async function configOrExit(file: string | undefined, flags: Partial = {}): Prom
 }
 
 /** Whether this config starts telemetry: OTLP export, or the Prometheus endpoint of the http transport. */
-const telemetryWanted = (config: Config) => config.telemetry.enabled || (config.telemetry.prometheus && config.server.transport === "http");
+const telemetryWanted = (config: Config) => config.telemetry.enabled || (config.telemetry.prometheus && config.server.transport !== "stdio");
 
 /** A bad key prefix, endpoint or OTEL_* value stops every command, as any invalid value does. */
 function telemetryProblems(config: Config): { path: string; message: string }[] {
@@ -139,7 +139,7 @@ const serve = defineCommand({
     const { config, file, warnings, inert } = await configOrExit(args.config, flags);
     // Before any command can run. Over http a signal starts a drain that lets calls finish;
     // what is still running when the process exits is killed by the exit hook.
-    hardenProcess({ killOnSignal: config.server.transport !== "http" });
+    hardenProcess({ killOnSignal: config.server.transport === "stdio" });
     let log = loggerFor(config);
     const telemetry = await startTelemetryIfWanted(config, log);
     if (telemetry) {
@@ -154,11 +154,9 @@ const serve = defineCommand({
       err(`tfo-mcp: ${ws.error}. Pass an existing folder with --root or workspace.roots.`);
       throw new Exit(1);
     }
-    if (config.server.transport === "sse" || config.server.transport === "websocket") {
-      // Upstream documented these and served stdio; so does this build, saying so.
-      log.warn(`server.transport: ${config.server.transport} is not served by this build; serving stdio, as the Python server did`);
-    }
-    if (config.server.transport === "http") {
+    // sse and websocket (the Python server's documented values) select the same http server:
+    // it serves Streamable HTTP at /mcp, HTTP+SSE at /sse and WebSocket at /ws.
+    if (config.server.transport === "http" || config.server.transport === "sse" || config.server.transport === "websocket") {
       const { serveHttp } = await import("./server/http.ts");
       const http = await serveHttp(config, log, ws.workspace, telemetry);
       if ("error" in http) {

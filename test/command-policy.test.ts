@@ -252,6 +252,23 @@ describe("reading stays fast", () => {
   });
 });
 
+describe("review findings: bash array-subscript evaluation, callbacks, unfollowed wrappers", () => {
+  test.each([
+    [`bash -c "declare 'a[\\$(touch X)]=1'"`, "command substitution in quotes"],
+    [`bash -c "printf -v 'a[\\$(touch X)]' x"`, "command substitution in quotes"],
+    [`declare 'a[$(touch X)]=1'`, "command substitution in quotes"],
+    [`bash -c "mapfile -C touch -c 1 x <<< X"`, "mapfile -C runs a callback command"],
+    ["complete -C touch x", "complete -C/-F"],
+    ["ionice rm x", "ionice runs another program"],
+    ["flock /tmp/l rm x", "flock runs another program"],
+    ["su -c 'rm x'", "su runs another program"],
+  ])("%p is refused with deny [touch, rm] and with an allow list", (line, why) => {
+    const denied = checkCommand(line, [], ["touch", "rm"]);
+    expect(!denied.ok && denied.error).toContain(why);
+    expect(checkCommand(line, ["declare", "printf", "mapfile", "bash", "complete", "ionice", "flock", "su"], []).ok).toBe(false);
+  });
+});
+
 describe("with both lists empty nothing is read", () => {
   test.each(SPELLINGS.map(([line]) => line).concat(["echo 'unterminated", "f() { rm x; }", "$((1+2))"]))("%p is accepted", (line) => {
     expect(checkCommand(line, [], [])).toEqual({ ok: true });
@@ -262,7 +279,7 @@ describe("with both lists empty nothing is read", () => {
 });
 
 describe("childEnv", () => {
-  const env = { PATH: "/bin", HOME: "/h", ANTHROPIC_API_KEY: "k", TELEMETRYFLOW_API_KEY_SECRET: "s", TELEMETRYFLOW_MCP_X: "x", MY_TOKEN: "t", OTHER: "o" };
+  const env = { PATH: "/bin", HOME: "/h", ANTHROPIC_API_KEY: "k", TELEMETRYFLOW_API_KEY_SECRET: "s", TELEMETRYFLOW_MCP_X: "x", OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer t", MY_TOKEN: "t", OTHER: "o" };
   test("drops secrets always and env_drop names", () => {
     expect(childEnv(env, [], ["MY_TOKEN"])).toEqual({ PATH: "/bin", HOME: "/h", OTHER: "o" });
   });

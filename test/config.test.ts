@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { maskSecrets, maskUrlCredentials, renderConfigTemplate, secretValues } from "../src/config/describe.ts";
@@ -296,6 +296,7 @@ describe("project config files are untrusted until trusted", () => {
         "telemetry.endpoint",
         "http.api_keys",
         "server.transport",
+        "server.host",
         "logging.output",
       ].sort(),
     );
@@ -311,6 +312,16 @@ describe("project config files are untrusted until trusted", () => {
     expect(r.warnings.join("\n")).toContain("claude.base_url");
   });
 
+  test("a symlink inside the folder cannot carry a root or the log file outside it (judged by real paths)", async () => {
+    const cwd = folder();
+    symlinkSync("/", join(cwd, "up"));
+    const outside = folder();
+    writeFileSync(join(outside, "bashrc"), "");
+    symlinkSync(join(outside, "bashrc"), join(cwd, "log.txt"));
+    writeFileSync(join(cwd, "tfo-mcp.yaml"), "workspace:\n  roots: [./up]\nlogging:\n  output: ./log.txt\n");
+    const r = await load({ cwd, env: { XDG_DATA_HOME: folder() } });
+    expect(r.ok && [r.ignored.sort(), r.config.workspace.roots, r.config.logging.output]).toEqual([["logging.output", "workspace.roots"], [], "stderr"]);
+  });
   test("roots inside the file's folder, read_only true and commands off narrow and are kept", async () => {
     const cwd = folder();
     mkdirSync(join(cwd, "sub"));

@@ -142,6 +142,13 @@ describe("write_file", () => {
     expect(statSync(join(root, "out.txt")).mode & 0o777).toBe(0o600);
     expect(readdirSync(root).filter((n) => n.includes(".tfo-"))).toEqual([]);
   });
+  test("a path through a file is an error result that says so, not an unexpected failure", async () => {
+    const r = await call("write_file", { path: "README.md/x/y.txt", content: "x", create_dirs: true });
+    expect(r.isError).toBe(true);
+    expect(text(r)).not.toContain("unexpectedly");
+    const plain = await call("write_file", { path: "README.md/x/y.txt", content: "x" });
+    expect(text(plain)).not.toContain("unexpectedly");
+  });
   test("append adds to the end", async () => {
     await call("write_file", { path: "log.txt", content: "a\n" });
     const r = await call("write_file", { path: "log.txt", content: "b\n", append: true });

@@ -4,7 +4,7 @@ import { type Config, defaults, SECRET_KEYS } from "./schema.ts";
 export const KEY_DOCS: Record<string, string> = {
   "server.name": "server name reported to clients",
   "server.version": "version reported to clients (empty: the binary's version)",
-  "server.transport": "stdio (the MCP client starts tfo-mcp) or http; sse and websocket (upstream's documented values) serve stdio with a warning",
+  "server.transport": "stdio (the MCP client starts tfo-mcp) or http; sse and websocket (upstream's documented values) select the same http server, which serves Streamable HTTP at /mcp, HTTP+SSE (2024-11-05) at /sse and WebSocket (subprotocol mcp) at /ws",
   "server.debug": "debug logging (same as --debug)",
   "server.host": "address for the http transport",
   "server.port": "port for the http transport",
@@ -106,25 +106,51 @@ export function envNameFor(path: string): string {
 
 const MASK = "********";
 
+/**
+ * Values of the OTLP header variables (k=v,k=v): collector credentials that never pass
+ * through the config, so they are named here for redaction.
+ */
+export function envSecretValues(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (!raw || !/^OTEL_EXPORTER_OTLP_(?:\w+_)?HEADERS$/.test(name)) continue;
+    for (const pair of raw.split(",")) {
+      const value = decodeURIComponent(pair.slice(pair.indexOf("=") + 1).trim());
+      if (value.length >= 4) out.push(value, ...value.split(/\s+/).filter((part) => part.length >= 8));
+    }
+  }
+  return out;
+}
+
 /** A secret key, or an item of one ("http.api_keys.0", as valibot names list items). */
 export function isSecret(path: string) {
   return (SECRET_KEYS as readonly string[]).some((key) => path === key || path.startsWith(`${key}.`));
 }
 
-// scheme://user:password@host — the password (or a lone user, which is often a token) is a secret.
-const URL_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i;
+// scheme://user:password@host — the password (or a lone user, which is often a token) is a
+// secret. It ends at the last @ of the authority, so a password holding / or @ is all masked;
+// text before an @ that has a / and no : is a path (https://host/a@b), not a userinfo.
+const URL_CREDENTIALS = /^([a-z][a-z0-9+.-]*:\/\/)([^\s?#]*)@(?=[^@\s/?#]*(?:[/?#]|$))/i;
+const userinfoOf = (value: string): { scheme: string; userinfo: string } | undefined => {
+  const m = URL_CREDENTIALS.exec(value);
+  if (!m) return undefined;
+  const userinfo = m[2]!;
+  if (userinfo.includes("/") && !userinfo.includes(":")) return undefined;
+  return { scheme: m[1]!, userinfo };
+};
 
 /** `https://user:pw@host/x` → `https://user:********@host/x`; anything else unchanged. */
 export function maskUrlCredentials(value: string): string {
-  return value.replace(URL_CREDENTIALS, (_all, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(":");
-    return `${scheme}${colon === -1 ? MASK : `${userinfo.slice(0, colon)}:${MASK}`}@`;
-  });
+  const found = userinfoOf(value);
+  if (!found) return value;
+  const colon = found.userinfo.indexOf(":");
+  const rest = value.slice(found.scheme.length + found.userinfo.length + 1);
+  return `${found.scheme}${colon === -1 ? MASK : `${found.userinfo.slice(0, colon)}:${MASK}`}@${rest}`;
 }
 
 /** The secret part of a URL's userinfo, if it has one. */
 function urlCredential(value: string): string | undefined {
-  const userinfo = URL_CREDENTIALS.exec(value)?.[2];
+  const userinfo = userinfoOf(value)?.userinfo;
   if (!userinfo) return undefined;
   const colon = userinfo.indexOf(":");
   const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1);

@@ -2,8 +2,8 @@
 // not from the user. Until the user trusts it (`tfo-mcp trust`, direnv's model: the file's
 // path and SHA-256), it may narrow what the server does but never widen access or send
 // data or secrets elsewhere. Pure rules here; the trust list's file I/O at the bottom.
-import { mkdirSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { writeAtomically } from "../atomic-write.ts";
 import { isInside } from "../workspace/resolve.ts";
 import { expandHome } from "../workspace/roots.ts";
@@ -25,10 +25,31 @@ const onlyValue =
   (value) =>
     value === allowed;
 
-/** A path key may name a place inside the file's own folder only. */
+/** realpath of the longest existing prefix, the rest appended (sync: config loading is). */
+function realPath(path: string): string {
+  const tail: string[] = [];
+  let head = path;
+  for (;;) {
+    try {
+      return join(realpathSync(head), ...tail.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return path;
+      tail.push(basename(head));
+      head = parent;
+    }
+  }
+}
+
+/**
+ * A path key may name a place inside the file's own folder only, judged by real paths: a
+ * repository can hold a symlink `up -> /`, and `roots: [./up]` must not become `/`, nor
+ * `logging.output: ./log.txt` (a link to ~/.bashrc) a way to append to any file.
+ */
 const insideFolder: Rule = (value, { folder, home }) => {
   const list = Array.isArray(value) ? value : [value];
-  return list.every((x) => typeof x === "string" && isInside(folder, resolve(folder, expandHome(x, home))));
+  const realFolder = realPath(folder);
+  return list.every((x) => typeof x === "string" && isInside(realFolder, realPath(resolve(folder, expandHome(x, home)))));
 };
 
 /**
@@ -60,13 +81,12 @@ export const UNTRUSTED_RULES: Record<string, Rule> = {
   "queue.backend": "never",
   "analytics.backend": "never",
   "telemetry.enabled": onlyValue(false),
-  "telemetry.insecure": onlyValue(false),
-  "telemetry.protocol": "never",
+  "telemetry.*": "never",
   "http.*": "never",
 };
 
 /** Keys whose names say they carry an address or a secret: never from an untrusted file, whatever section they are in. */
-const SENDS_ELSEWHERE = /(^|_)(url|endpoint|key|keys|secret|token|password)$/;
+const SENDS_ELSEWHERE = /(^|_)(url|endpoint|host|port|key|keys|secret|token|password)$/;
 
 function ruleFor(path: string): Rule | undefined {
   const [s = "", k = ""] = path.split(".");

@@ -5,7 +5,7 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { ErrorCode, RootsListChangedNotificationSchema, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config/schema.ts";
-import { secretValues } from "../config/describe.ts";
+import { envSecretValues, secretValues } from "../config/describe.ts";
 import { type Logger, redactor } from "../log.ts";
 import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prompts/index.ts";
 import { ResourceError, type Resource, type ResourceContext, type ResourceTemplate, type Stats } from "../resources/define.ts";
@@ -105,7 +105,8 @@ export function createServer(deps: ServerDeps) {
   const deadlines = deadlineWatch();
   // No configured secret leaves the server: not in a file read, a command's output, or an
   // upstream error body that repeats the Authorization header.
-  const secrets = secretValues(config);
+  // The config's secrets and the OTLP header values from the environment.
+  const secrets = [...secretValues(config), ...envSecretValues(process.env)];
   const redact = redactor(secrets);
   const scrubbed = <T>(result: T): T => {
     if (secrets.length === 0) return result;

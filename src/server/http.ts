@@ -1,11 +1,14 @@
-// Streamable HTTP transport for remote and multi-user use: POST/GET/DELETE /mcp, one MCP
-// session (and one Server) per client, /healthz and /readyz for load balancers, and a
-// drain on stop. The SDK's web-standard transport speaks the protocol; http-admission.ts
+// The http server for remote and multi-user use: Streamable HTTP (POST/GET/DELETE /mcp), the
+// 2024-11-05 HTTP+SSE transport (GET /sse + POST /messages, http-sse.ts) and WebSocket (/ws,
+// http-ws.ts), one MCP session (and one Server) per client over any of them, /healthz and
+// /readyz for load balancers, and a drain on stop. The SDK's web-standard transport speaks the protocol; http-admission.ts
 // decides who may speak before any body is read; tenants/session-scope.ts what a session
 // may use (a tenant's roots, tools and conversations); this module keeps the sessions (each
 // bound to its principal, capped, expiring when idle) and the calls in flight.
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { ErrorCode, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Server as BunServer, ServerWebSocket } from "bun";
 import type { Config } from "../config/schema.ts";
 import type { Telemetry } from "../telemetry/port.ts";
 import type { Logger } from "../log.ts";
@@ -25,13 +28,27 @@ import { keyDirectory } from "./http-keys.ts";
 import { byteBudget } from "./http-limits.ts";
 import { jsonError, watchResponse } from "./http-response.ts";
 import { type Place, type SessionEntry, sessionTable } from "./http-sessions.ts";
+import { clientMessages, MESSAGES_PATH, SSE_PATH, type SseTransport, sseTransport } from "./http-sse.ts";
+import { asksForMcp, WS_PATH, WS_SUBPROTOCOL, type WsTransport, wsTransport } from "./http-ws.ts";
 import { sharedStore } from "./serve.ts";
 
 export const MCP_PATH = "/mcp";
 
 export type HttpServer = { url: string; stop(): Promise<void> };
 
-type Live = { transport: WebStandardStreamableHTTPServerTransport; end: () => Promise<void>; why: string };
+type Kind = "streamable" | "sse" | "websocket";
+type Live = {
+  kind: Kind;
+  transport: Transport & { sessionId?: string };
+  /** A Streamable HTTP session's transport: the one /mcp requests reach. */
+  streamable?: WebStandardStreamableHTTPServerTransport;
+  end: () => Promise<void>;
+  why: string;
+  /** Calls in flight over a stream of our own (SSE, WebSocket), by JSON-RPC id: they end when the answer goes out. */
+  calls: Map<string | number, Pending>;
+};
+/** What an upgraded socket carries: who opened it, and its session once that is ready. */
+type Socket = { place: Place; tenant?: ApiKey; url: string; headers: Headers; peer: string; ready?: Promise<SessionEntry<Live> | undefined>; chain: Promise<void>; gone: boolean };
 /** A request being served: its session (busy until the response is over) and the JSON-RPC ids it asked. */
 type Pending = { entry?: SessionEntry<Live>; calls: (string | number)[] };
 
@@ -41,6 +58,8 @@ const requestIds = (body: unknown): (string | number)[] =>
   );
 
 const UNKNOWN_SESSION = "Unknown or expired session; send initialize again";
+const UNKNOWN_SSE_SESSION = `Unknown or expired session: open a new one with GET ${SSE_PATH} and post to the endpoint it names`;
+const isAnswer = (m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number } => !("method" in m) && "id" in m;
 const READY_PROBE_MS = 2000;
 const shuttingDown = () => jsonError(503, "The server is shutting down; connect again in a moment", { Connection: "close", "Retry-After": "5" });
 
@@ -71,25 +90,82 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
   function forget(id: string | undefined, live: Live) {
     const entry = id === undefined ? undefined : sessions.remove(id);
     if (!entry) return;
+    for (const id of [...live.calls.keys()]) callEnded(live, id);
     const ending = live.end().finally(() => endings.delete(ending));
     endings.add(ending);
     collector.soon();
     log.info("http session closed", { session: id, principal: entry.principal, why: live.why, sessions: sessions.size });
   }
 
-  async function newSession(place: Place, tenant: ApiKey | undefined): Promise<Live> {
+  async function serverFor(place: Place, tenant: ApiKey | undefined) {
     const scope = tenant ? await tenantSession(own, tenant) : serverSession(own, place.principal);
-    const { server, endSession } = createServer({ ...scope, resources, resourceTemplates, prompts });
-    const live = { end: endSession, why: "ended by the client" } as Live;
-    live.transport = new WebStandardStreamableHTTPServerTransport({
+    return createServer({ ...scope, resources, resourceTemplates, prompts });
+  }
+
+  /** A call over SSE or WebSocket began: it counts as in flight (and its session busy) until answered. */
+  function callsBegan(entry: SessionEntry<Live>, messages: JSONRPCMessage[]) {
+    for (const m of messages) {
+      if ("method" in m && "id" in m) {
+        if (entry.value.calls.has(m.id)) continue;
+        const pending: Pending = { entry, calls: [m.id] };
+        entry.value.calls.set(m.id, pending);
+        openCalls.add(pending);
+        sessions.opened(entry);
+        inFlight++;
+      } else if ("method" in m && m.method === "notifications/cancelled") {
+        // A cancelled call gets no answer: it ends here.
+        const id = (m.params as { requestId?: unknown } | undefined)?.requestId;
+        if (typeof id === "string" || typeof id === "number") callEnded(entry.value, id);
+      }
+    }
+  }
+
+  function callEnded(live: Live, id: string | number) {
+    const pending = live.calls.get(id);
+    if (!pending) return;
+    live.calls.delete(id);
+    openCalls.delete(pending);
+    sessions.closed(pending.entry!);
+    if (--inFlight === 0) drained?.();
+  }
+
+  /** A session over a stream of our own (SSE, WebSocket): its id is ours, and it exists from the moment the stream opens. */
+  async function openOwnSession(place: Place, tenant: ApiKey | undefined, kind: Kind, make: (id: string, sent: (m: JSONRPCMessage) => void) => Transport & { sessionId: string }) {
+    const { server, endSession } = await serverFor(place, tenant);
+    const id = crypto.randomUUID();
+    const live: Live = { kind, end: endSession, why: "ended by the client", calls: new Map() } as unknown as Live;
+    live.transport = make(id, (m) => {
+      if (isAnswer(m)) callEnded(live, m.id);
+    });
+    live.transport.onclose = () => forget(id, live);
+    const entry = sessions.add(id, place, live);
+    // The stream (or socket) is open as long as the session lives: listening is not idle, as
+    // with a GET stream on /mcp, and the session ends the moment it closes.
+    sessions.opened(entry);
+    try {
+      await connectServer(server, live.transport, { checked: false });
+    } catch (error) {
+      sessions.remove(id);
+      await endSession();
+      throw error;
+    }
+    log.info("http session opened", { session: id, principal: place.principal, transport: kind, sessions: sessions.size });
+    return entry;
+  }
+
+  async function newSession(place: Place, tenant: ApiKey | undefined): Promise<Live> {
+    const { server, endSession } = await serverFor(place, tenant);
+    const live = { kind: "streamable", end: endSession, why: "ended by the client", calls: new Map() } as unknown as Live;
+    const streamable = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
       onsessioninitialized: (id) => {
         sessions.add(id, place, live);
         log.info("http session opened", { session: id, principal: place.principal, sessions: sessions.size });
       },
     });
+    live.transport = live.streamable = streamable;
     // Set before connecting: the SDK's Protocol keeps it and calls it before its own.
-    live.transport.onclose = () => forget(live.transport.sessionId, live);
+    streamable.onclose = () => forget(streamable.sessionId, live);
     // The SDK's HTTP transport checks messages with its own schemas: keep its path.
     await connectServer(server, live.transport, { checked: false });
     return live;
@@ -142,7 +218,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     if (sessionId !== null) {
       // Another principal's session is answered exactly as a made-up id is.
       const entry = sessions.get(sessionId, principal);
-      if (!entry) return jsonError(404, UNKNOWN_SESSION);
+      if (!entry?.value.streamable) return jsonError(404, UNKNOWN_SESSION);
       held.entry = entry;
       sessions.opened(entry);
       let parsedBody: unknown;
@@ -152,7 +228,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
         parsedBody = read.body;
         held.calls = requestIds(parsedBody);
       }
-      return entry.value.transport.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
+      return entry.value.streamable.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
     }
     if (req.method !== "POST") return jsonError(400, "Send initialize (POST) first to open a session");
     const read = await readJsonBody(req, bodyLimits);
@@ -165,7 +241,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     if ("status" in place) return jsonError(place.status, place.message);
     try {
       const live = await newSession(place, tenant);
-      const res = await live.transport.handleRequest(req, { parsedBody: read.body });
+      const res = await live.streamable!.handleRequest(req, { parsedBody: read.body });
       const entry = live.transport.sessionId === undefined ? undefined : sessions.get(live.transport.sessionId, principal);
       if (entry) {
         held.entry = entry;
@@ -182,13 +258,121 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     }
   }
 
-  const http = Bun.serve({
+  const placeFor = ({ principal, tenant }: Admission & { ok: true }) =>
+    sessions.reserve(principal, tenant?.max_sessions ? { max: tenant.max_sessions, source: `API key ${tenant.name}'s --max-sessions` } : undefined);
+
+  /** GET /sse: a 2024-11-05 session, open as long as its event stream. */
+  async function sse(admitted: Admission & { ok: true }): Promise<Response> {
+    const place = placeFor(admitted);
+    if ("status" in place) return jsonError(place.status, place.message);
+    try {
+      const entry = await openOwnSession(place, admitted.tenant, "sse", sseTransport);
+      return (entry.value.transport as SseTransport).response;
+    } catch (error) {
+      sessions.release(place);
+      throw error;
+    }
+  }
+
+  /** POST /messages?sessionId=: the client's messages for its SSE session, answered on the stream. */
+  async function messages(req: Request, { principal }: Admission & { ok: true }, held: Pending): Promise<Response> {
+    const id = new URL(req.url).searchParams.get("sessionId");
+    // Another principal's session is answered exactly as a made-up id is.
+    const entry = id === null ? undefined : sessions.get(id, principal);
+    if (entry?.value.kind !== "sse") return jsonError(404, UNKNOWN_SSE_SESSION);
+    held.entry = entry;
+    sessions.opened(entry);
+    const read = await readJsonBody(req, bodyLimits);
+    if (!read.ok) return read.response;
+    const checked = clientMessages(read.body);
+    if (!checked.ok) return jsonError(400, checked.message, {}, ErrorCode.InvalidRequest);
+    callsBegan(entry, checked.messages);
+    for (const m of checked.messages) entry.value.transport.onmessage?.(m);
+    return new Response("Accepted", { status: 202 });
+  }
+
+  /** GET /ws: upgraded after admission, with a place held for its session. */
+  function wsUpgrade(req: Request, srv: BunServer<Socket>, admitted: Admission & { ok: true }, peer: string): Response | undefined {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return jsonError(426, `${WS_PATH} speaks WebSocket (subprotocol ${WS_SUBPROTOCOL}): send an upgrade request`, { Upgrade: "websocket" });
+    if (!asksForMcp(req.headers.get("sec-websocket-protocol"))) return jsonError(400, `${WS_PATH} needs the WebSocket subprotocol ${WS_SUBPROTOCOL} (Sec-WebSocket-Protocol: ${WS_SUBPROTOCOL})`);
+    const place = placeFor(admitted);
+    if ("status" in place) return jsonError(place.status, place.message);
+    const data: Socket = { place, tenant: admitted.tenant, url: req.url, headers: req.headers, peer, chain: Promise.resolve(), gone: false };
+    if (srv.upgrade(req, { data, headers: { "Sec-WebSocket-Protocol": WS_SUBPROTOCOL } })) return undefined;
+    sessions.release(place);
+    return jsonError(400, "The WebSocket upgrade failed: send a valid upgrade request");
+  }
+
+  /** Refuses each call of a frame with `message` (the socket has no status line). */
+  function refuseCalls(ws: ServerWebSocket<Socket>, messages: JSONRPCMessage[], message: string) {
+    for (const m of messages) if ("method" in m && "id" in m) ws.send(JSON.stringify({ jsonrpc: "2.0", id: m.id, error: { code: -32000, message } }));
+  }
+
+  /**
+   * One text frame. Each is admitted as a request to /mcp is (a revoked key, the rate
+   * limit), in the order the frames came.
+   */
+  async function wsFrame(ws: ServerWebSocket<Socket>, frame: string | Buffer) {
+    const entry = await ws.data.ready;
+    if (!entry || ws.data.gone) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(typeof frame === "string" ? frame : frame.toString("utf8"));
+    } catch {
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error: the frame is not JSON" } }));
+      return;
+    }
+    const checked = clientMessages(body);
+    if (!checked.ok) {
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: ErrorCode.InvalidRequest, message: checked.message } }));
+      return;
+    }
+    if (draining) return refuseCalls(ws, checked.messages, "The server is shutting down; connect again in a moment");
+    const again = await admit(new Request(ws.data.url, { headers: ws.data.headers }), ws.data.peer);
+    if (!again.ok) {
+      const said = ((await again.response.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? "Refused";
+      refuseCalls(ws, checked.messages, said);
+      // A key that no longer opens anything ends the session; a rate limit only refuses the frame.
+      if (again.response.status === 401 || again.response.status === 403) ws.close(1008, "API key no longer valid");
+      return;
+    }
+    callsBegan(entry, checked.messages);
+    for (const m of checked.messages) entry.value.transport.onmessage?.(m);
+  }
+
+  const http = Bun.serve<Socket, never>({
     hostname: host,
     port,
     // Calls and GET streams may rightly stay quiet for long; slow bodies have their own
     // deadline (http.body_timeout) and Bun closes a connection whose headers take ~10 s.
     idleTimeout: 0,
     maxRequestBodySize: h.max_body_bytes,
+    websocket: {
+      maxPayloadLength: h.max_body_bytes,
+      open(ws) {
+        const d = ws.data;
+        d.ready = openOwnSession(d.place, d.tenant, "websocket", (id, sent) => wsTransport(ws, id, sent)).then(
+          (entry) => {
+            // Closed while the session was being built.
+            if (d.gone) (entry.value.transport as WsTransport).gone();
+            return entry;
+          },
+          (error: Error) => {
+            sessions.release(d.place);
+            log.warn("websocket session failed to open", { error: error.message });
+            ws.close(1011, "The session could not be opened");
+            return undefined;
+          },
+        );
+      },
+      message(ws, frame) {
+        ws.data.chain = ws.data.chain.then(() => wsFrame(ws, frame)).catch((error: Error) => log.warn("websocket frame failed", { error: error.message }));
+      },
+      close(ws) {
+        ws.data.gone = true;
+        void ws.data.ready?.then((entry) => (entry?.value.transport as WsTransport | undefined)?.gone());
+      },
+    },
     async fetch(req, srv) {
       const { pathname } = new URL(req.url);
       if (pathname === "/healthz") return Response.json({ status: "ok" });
@@ -201,18 +385,26 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
         if (!allowed.ok) return allowed.response;
         return new Response(await telemetry.prometheus(), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
       }
-      if (pathname !== MCP_PATH) return jsonError(404, `Not found: MCP is served at ${MCP_PATH}`);
+      const route = pathname === MCP_PATH || pathname === MESSAGES_PATH || pathname === SSE_PATH || pathname === WS_PATH;
+      if (!route) return jsonError(404, `Not found: MCP is served at ${MCP_PATH} (Streamable HTTP), ${SSE_PATH} (HTTP+SSE, 2024-11-05) and ${WS_PATH} (WebSocket)`);
+      if (pathname === SSE_PATH && req.method !== "GET") return jsonError(405, `${SSE_PATH} takes GET; post messages to the endpoint its stream names`, { Allow: "GET" });
+      if (pathname === MESSAGES_PATH && req.method !== "POST") return jsonError(405, `${MESSAGES_PATH} takes POST`, { Allow: "POST" });
       if (draining) return shuttingDown();
-      const admitted = await admit(req, srv.requestIP(req)?.address ?? "");
+      const peer = srv.requestIP(req)?.address ?? "";
+      const admitted = await admit(req, peer);
       if (!admitted.ok) return admitted.response;
       // Admission may have waited on the store: a stop that began meanwhile counts no calls of ours.
       if (draining) return shuttingDown();
-      inFlight++;
-      const held: Pending = { calls: [] };
-      const res = await mcp(req, admitted, held).catch((error: Error) => {
+      const failed = (error: Error) => {
         log.warn("http request failed", { error: error.message });
         return jsonError(500, "Internal error");
-      });
+      };
+      // The stream and the socket are the session, not a call: drain does not wait on them.
+      if (pathname === SSE_PATH) return sse(admitted).catch(failed);
+      if (pathname === WS_PATH) return wsUpgrade(req, srv, admitted, peer);
+      inFlight++;
+      const held: Pending = { calls: [] };
+      const res = await (pathname === MESSAGES_PATH ? messages(req, admitted, held) : mcp(req, admitted, held)).catch(failed);
       return finishing(held, res, req.method === "GET");
     },
   });
@@ -226,7 +418,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
       if (!draining) {
         draining = true;
         // GET streams never end on their own; the clients reconnect elsewhere.
-        for (const entry of sessions.all()) entry.value.transport.closeStandaloneSSEStream();
+        for (const entry of sessions.all()) entry.value.streamable?.closeStandaloneSSEStream();
         if (inFlight > 0) {
           log.info("draining: waiting for calls in flight", { calls: inFlight, timeout_s: h.drain_timeout });
           let timer: ReturnType<typeof setTimeout> | undefined;

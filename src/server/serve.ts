@@ -1,7 +1,7 @@
 // Start-up of the stdio server: config → workspace → logger → server → transport.
 // Resolves when the client goes away (stdin closes) or a signal arrives.
 import { type Config, storageUrl } from "../config/schema.ts";
-import { secretValues } from "../config/describe.ts";
+import { envSecretValues, secretValues } from "../config/describe.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { prompts } from "../prompts/index.ts";
 import { resources, resourceTemplates } from "../resources/index.ts";
@@ -21,7 +21,7 @@ export function loggerFor(config: Config): Logger {
     level: config.server.debug ? "debug" : config.logging.level,
     format: config.logging.format,
     output: config.logging.output,
-    secrets: secretValues(config),
+    secrets: [...secretValues(config), ...envSecretValues(process.env)],
   });
 }
 

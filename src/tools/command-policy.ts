@@ -92,7 +92,19 @@ const HIDDEN: Record<string, string> = {
   source: "source runs the commands in a file, which the lists cannot see",
   ".": ". runs the commands in a file, which the lists cannot see",
   let: "let is arithmetic, in which bash evaluates array subscripts that can run commands",
+  enable: "enable -f loads a builtin from a file",
+  complete: "complete -C/-F names a command or function to run later",
+  compgen: "compgen -C/-F runs a command or function",
+  mapfile: "mapfile -C runs a callback command",
+  readarray: "readarray -C runs a callback command",
 };
+
+/**
+ * Programs that run another program which these lists do not follow (each has its own option
+ * grammar). Refused while a list is set rather than let through: `ionice rm x` must not pass
+ * `deny: [rm]`.
+ */
+const UNFOLLOWED = new Set(["ionice", "chrt", "taskset", "flock", "watch", "script", "su", "runuser", "unshare", "nsenter", "chroot", "strace", "ltrace", "parallel", "systemd-run", "at", "batch", "ssh", "dbus-launch", "firejail", "bwrap", "proot", "fakeroot", "catchsegv", "valgrind", "gdb"]);
 
 /**
  * Programs that do what a denied name does under another name. Kept small on purpose: each is a
@@ -240,6 +252,11 @@ function unwrap(start: Word[], depth: number, runs: Run[]): Problem | undefined 
     const name = commandName(head.text);
     const hidden = HIDDEN[name];
     if (hidden) return { part: argv.map((w) => w.source).join(" "), reason: hidden };
+    if (UNFOLLOWED.has(name)) return { part: argv.map((w) => w.source).join(" "), reason: `${name} runs another program, which the command lists do not follow` };
+    // Quoted text is literal to sh, but bash evaluates $(…) inside array subscripts
+    // (declare 'a[$(cmd)]=1', printf -v, read, unset, test -v): not checkable.
+    const hiddenCode = argv.find((w) => /\$\(|`/.test(w.text));
+    if (hiddenCode) return { part: hiddenCode.source, reason: "it holds a command substitution in quotes, which bash runs inside array subscripts" };
     if (name === "alias" && argv.length > 1) return { part: argv.map((w) => w.source).join(" "), reason: "aliases can give any command name a new meaning" };
     if (name === "hash" && argv.some((w) => /^-[a-z]*p/.test(w.text))) return { part: argv.map((w) => w.source).join(" "), reason: "hash -p binds a command name to another program" };
     if (SHELLS.has(name)) return shellRuns(argv, name, depth, runs);
@@ -350,7 +367,8 @@ export function checkCommand(line: string, allow: string[], deny: string[]): Pol
   return { ok: true };
 }
 
-const ALWAYS_DROPPED = [/^ANTHROPIC_/, /^TELEMETRYFLOW_/];
+// OTLP header variables carry the collector's credentials; the rest of OTEL_* is a program's own business.
+const ALWAYS_DROPPED = [/^ANTHROPIC_/, /^TELEMETRYFLOW_/, /^OTEL_EXPORTER_OTLP_(?:\w+_)?HEADERS$/];
 const BASE_PASSTHROUGH = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "USER", "SHELL", "TMPDIR", "SYSTEMROOT", "COMSPEC", "PATHEXT"];
 
 /** The child's environment: the server's own minus its secrets and env_drop; only env_passthrough names when that is set. */

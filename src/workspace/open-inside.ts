@@ -196,7 +196,8 @@ export async function openParentInsideRoots(workspace: Workspace, input: unknown
   const parent = dirname(path);
   const name = basename(path);
   if (!beneath) {
-    const info = statSync(parent, { throwIfNoEntry: false });
+    const info = statOrNotDir(parent);
+    if (info === "notdir") return { ok: false, error: `A folder on the way to ${displayPath(workspace, parent)} is a file.` };
     if (info && !info.isDirectory()) return { ok: false, error: `${displayPath(workspace, parent)} is a file, not a folder.` };
     if (!info) {
       if (!createDirs) return { ok: false, error: missingFolder(workspace, parent) };
@@ -215,10 +216,21 @@ export async function openParentInsideRoots(workspace: Workspace, input: unknown
     return { ok: false, error: accessDenied(workspace, lexical.text, SWAPPED) };
   }
   // Which part is not a folder is only worded here; nothing is opened by this path.
-  const info = statSync(parent, { throwIfNoEntry: false });
+  const info = statOrNotDir(parent);
+  if (info === "notdir") return { ok: false, error: `A folder on the way to ${displayPath(workspace, parent)} is a file.` };
   if (info && !info.isDirectory()) return { ok: false, error: `${displayPath(workspace, parent)} is a file, not a folder.` };
   if (!createDirs && (folder.code === "ENOENT" || folder.code === "ENOTDIR")) return { ok: false, error: missingFolder(workspace, parent) };
   return { ok: false, code: folder.code, path, error: `Cannot open ${displayPath(workspace, parent)}: ${reasonFor(folder.code)}.` };
+}
+
+/** stat that says "notdir" when a parent on the way is a file (statSync throws ENOTDIR even with throwIfNoEntry: false). */
+function statOrNotDir(path: string): Stats | undefined | "notdir" {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") return "notdir";
+    throw error;
+  }
 }
 
 const missingFolder = (workspace: Workspace, folder: string) => `Folder ${displayPath(workspace, folder)} does not exist. Set create_dirs to true to create it.`;
