@@ -93,6 +93,7 @@ export const KEY_DOCS: Record<string, string> = {
   "http.max_auth_failures": "failed authentications per peer address per minute before it gets 429 (0: off)",
   "http.max_sessions": "open http sessions in total; more get 503",
   "http.max_sessions_per_key": "open http sessions per key (per peer address without keys); more get 429",
+  "http.max_concurrent_calls_per_key": "requests in flight at once per key (per peer address without keys), over all its sessions; one more gets 429 (a JSON-RPC error over WebSocket)",
   "http.session_idle_timeout": "seconds an http session with no request and no open stream lives",
   "http.drain_timeout": "seconds that calls in flight get to finish after SIGTERM/SIGINT before the server exits",
   "http.max_body_bytes": "largest http request body; bodies read at once may hold 4× this in total",

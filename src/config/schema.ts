@@ -155,6 +155,7 @@ export const configSchema = v.object({
     max_auth_failures: count(10),
     max_sessions: positiveInt(1000),
     max_sessions_per_key: positiveInt(250),
+    max_concurrent_calls_per_key: positiveInt(16),
     session_idle_timeout: seconds(1800),
     drain_timeout: seconds(25),
     max_body_bytes: positiveInt(16 * MiB),

@@ -76,3 +76,29 @@ export function byteBudget(total: number) {
     },
   };
 }
+
+/**
+ * Calls in flight per principal, at most `max` each: `begin` takes `n` places at once or
+ * none (a batch is admitted whole or refused whole), `end` gives one back.
+ */
+export function callCounts(max: number) {
+  const counts = new Map<string, number>();
+  return {
+    begin(principal: string, n: number): boolean {
+      const now = counts.get(principal) ?? 0;
+      if (n === 0) return true;
+      if (now + n > max) return false;
+      counts.set(principal, now + n);
+      return true;
+    },
+    end(principal: string) {
+      const n = (counts.get(principal) ?? 0) - 1;
+      if (n <= 0) counts.delete(principal);
+      else counts.set(principal, n);
+    },
+    of(principal: string): number {
+      return counts.get(principal) ?? 0;
+    },
+    max,
+  };
+}

@@ -25,7 +25,8 @@ import { collectWhenQuiet } from "./collect-when-quiet.ts";
 import { type Admission, admission } from "./http-admission.ts";
 import { readJsonBody } from "./http-body.ts";
 import { keyDirectory } from "./http-keys.ts";
-import { byteBudget } from "./http-limits.ts";
+import { MAX_EVENT_BYTES, MAX_EVENTS, type SessionEvents, sessionEvents } from "./http-events.ts";
+import { byteBudget, callCounts } from "./http-limits.ts";
 import { jsonError, watchResponse } from "./http-response.ts";
 import { type Place, type SessionEntry, sessionTable } from "./http-sessions.ts";
 import { clientMessages, MESSAGES_PATH, SSE_PATH, type SseTransport, sseTransport } from "./http-sse.ts";
@@ -46,6 +47,10 @@ type Live = {
   why: string;
   /** Calls in flight over a stream of our own (SSE, WebSocket), by JSON-RPC id: they end when the answer goes out. */
   calls: Map<string | number, Pending>;
+  /** Calls of any transport counted against the principal's http.max_concurrent_calls_per_key, until answered. */
+  busy: Set<string | number>;
+  /** A Streamable HTTP session's events, for a client that resumes with Last-Event-ID. */
+  events?: SessionEvents;
 };
 /** What an upgraded socket carries: who opened it, and its session once that is ready. */
 type Socket = { place: Place; tenant?: ApiKey; url: string; headers: Headers; peer: string; ready?: Promise<SessionEntry<Live> | undefined>; chain: Promise<void>; gone: boolean };
@@ -61,6 +66,8 @@ const UNKNOWN_SESSION = "Unknown or expired session; send initialize again";
 const UNKNOWN_SSE_SESSION = `Unknown or expired session: open a new one with GET ${SSE_PATH} and post to the endpoint it names`;
 const isAnswer = (m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number } => !("method" in m) && "id" in m;
 const READY_PROBE_MS = 2000;
+// Nothing tells when a call will end: a second is a fair first wait.
+const CALLS_RETRY_AFTER = "1";
 const shuttingDown = () => jsonError(503, "The server is shutting down; connect again in a moment", { Connection: "close", "Retry-After": "5" });
 
 export async function serveHttp(config: Config, log: Logger, workspace: Workspace, telemetry?: Telemetry): Promise<HttpServer | { error: string }> {
@@ -81,6 +88,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
   const sessions = sessionTable<Live>({ maxTotal: h.max_sessions, maxPerPrincipal: h.max_sessions_per_key, idleMs: h.session_idle_timeout * 1000 });
   const endings = new Set<Promise<void>>();
   const openCalls = new Set<Pending>();
+  const callsPerKey = callCounts(h.max_concurrent_calls_per_key);
   const collector = collectWhenQuiet();
   let inFlight = 0;
   let draining = false;
@@ -91,6 +99,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     const entry = id === undefined ? undefined : sessions.remove(id);
     if (!entry) return;
     for (const id of [...live.calls.keys()]) callEnded(live, id);
+    for (const id of [...live.busy]) callAnswered(entry, id);
     const ending = live.end().finally(() => endings.delete(ending));
     endings.add(ending);
     collector.soon();
@@ -120,6 +129,31 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     }
   }
 
+  /**
+   * Counts the new calls among `messages` against the principal's
+   * http.max_concurrent_calls_per_key, all or none; cancellations give theirs back first.
+   * The refusal names the limit when they would be one too many.
+   */
+  function callsAdmitted(entry: SessionEntry<Live>, messages: unknown[]): string | undefined {
+    const fresh = new Set<string | number>();
+    for (const m of messages as { id?: unknown; method?: unknown; params?: { requestId?: unknown } }[]) {
+      if (m?.method === "notifications/cancelled") {
+        const id = m.params?.requestId;
+        if (typeof id === "string" || typeof id === "number") callAnswered(entry, id);
+      } else if (typeof m?.method === "string" && (typeof m.id === "string" || typeof m.id === "number") && !entry.value.busy.has(m.id)) fresh.add(m.id);
+    }
+    if (!callsPerKey.begin(entry.principal, fresh.size)) {
+      return `${entry.principal} already has ${callsPerKey.of(entry.principal)} calls in flight (http.max_concurrent_calls_per_key: ${callsPerKey.max}): wait for one to finish`;
+    }
+    for (const id of fresh) entry.value.busy.add(id);
+    return undefined;
+  }
+
+  /** A call counted by callsAdmitted ended: answered, cancelled, refused by the SDK, or its session ended. */
+  function callAnswered(entry: SessionEntry<Live>, id: string | number) {
+    if (entry.value.busy.delete(id)) callsPerKey.end(entry.principal);
+  }
+
   function callEnded(live: Live, id: string | number) {
     const pending = live.calls.get(id);
     if (!pending) return;
@@ -133,9 +167,11 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
   async function openOwnSession(place: Place, tenant: ApiKey | undefined, kind: Kind, make: (id: string, sent: (m: JSONRPCMessage) => void) => Transport & { sessionId: string }) {
     const { server, endSession } = await serverFor(place, tenant);
     const id = crypto.randomUUID();
-    const live: Live = { kind, end: endSession, why: "ended by the client", calls: new Map() } as unknown as Live;
+    const live: Live = { kind, end: endSession, why: "ended by the client", calls: new Map(), busy: new Set() } as unknown as Live;
     live.transport = make(id, (m) => {
-      if (isAnswer(m)) callEnded(live, m.id);
+      if (!isAnswer(m)) return;
+      callEnded(live, m.id);
+      callAnswered(entry, m.id);
     });
     live.transport.onclose = () => forget(id, live);
     const entry = sessions.add(id, place, live);
@@ -155,15 +191,25 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
 
   async function newSession(place: Place, tenant: ApiKey | undefined): Promise<Live> {
     const { server, endSession } = await serverFor(place, tenant);
-    const live = { kind: "streamable", end: endSession, why: "ended by the client", calls: new Map() } as unknown as Live;
+    const events = sessionEvents();
+    const live = { kind: "streamable", end: endSession, why: "ended by the client", calls: new Map(), busy: new Set(), events } as unknown as Live;
+    let entry: SessionEntry<Live> | undefined;
     const streamable = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
+      // Kept with the session and dropped with it: a client whose stream was cut resumes with Last-Event-ID.
+      eventStore: events,
       onsessioninitialized: (id) => {
-        sessions.add(id, place, live);
+        entry = sessions.add(id, place, live);
         log.info("http session opened", { session: id, principal: place.principal, sessions: sessions.size });
       },
     });
     live.transport = live.streamable = streamable;
+    // The Protocol answers every call through send: that is when it stops counting as in flight.
+    const send = streamable.send.bind(streamable);
+    streamable.send = (message, options) => {
+      if (entry && isAnswer(message)) callAnswered(entry, message.id);
+      return send(message, options);
+    };
     // Set before connecting: the SDK's Protocol keeps it and calls it before its own.
     streamable.onclose = () => forget(streamable.sessionId, live);
     // The SDK's HTTP transport checks messages with its own schemas: keep its path.
@@ -227,8 +273,24 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
         if (!read.ok) return read.response;
         parsedBody = read.body;
         held.calls = requestIds(parsedBody);
+        const refused = callsAdmitted(entry, Array.isArray(parsedBody) ? parsedBody : [parsedBody]);
+        if (refused) {
+          held.calls = [];
+          return jsonError(429, refused, { "Retry-After": CALLS_RETRY_AFTER });
+        }
+      } else if (req.method === "GET") {
+        const lastEventId = req.headers.get("last-event-id");
+        if (lastEventId !== null && !entry.value.events?.canResume(lastEventId)) {
+          return jsonError(
+            409,
+            `Last-Event-ID ${lastEventId} cannot be resumed: the session keeps only its last ${MAX_EVENTS} events (${MAX_EVENT_BYTES / 1024 / 1024} MiB) and this one is older or unknown; open a new GET stream without it`,
+          );
+        }
       }
-      return entry.value.streamable.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
+      const res = await entry.value.streamable.handleRequest(req, parsedBody === undefined ? undefined : { parsedBody });
+      // Refused whole by the SDK (a bad header, an invalid message): none of its calls will be answered.
+      if (res.status !== 200) for (const id of held.calls) callAnswered(entry, id);
+      return res;
     }
     if (req.method !== "POST") return jsonError(400, "Send initialize (POST) first to open a session");
     const read = await readJsonBody(req, bodyLimits);
@@ -286,6 +348,8 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     if (!read.ok) return read.response;
     const checked = clientMessages(read.body);
     if (!checked.ok) return jsonError(400, checked.message, {}, ErrorCode.InvalidRequest);
+    const refused = callsAdmitted(entry, checked.messages);
+    if (refused) return jsonError(429, refused, { "Retry-After": CALLS_RETRY_AFTER });
     callsBegan(entry, checked.messages);
     for (const m of checked.messages) entry.value.transport.onmessage?.(m);
     return new Response("Accepted", { status: 202 });
@@ -334,6 +398,15 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
       refuseCalls(ws, checked.messages, said);
       // A key that no longer opens anything ends the session; a rate limit only refuses the frame.
       if (again.response.status === 401 || again.response.status === 403) ws.close(1008, "API key no longer valid");
+      return;
+    }
+    const refused = callsAdmitted(entry, checked.messages);
+    if (refused) {
+      // No status line on a socket: each call gets the refusal as its answer, the rest of the frame still goes in.
+      refuseCalls(ws, checked.messages, refused);
+      const rest = checked.messages.filter((m) => !("method" in m && "id" in m));
+      callsBegan(entry, rest);
+      for (const m of rest) entry.value.transport.onmessage?.(m);
       return;
     }
     callsBegan(entry, checked.messages);
