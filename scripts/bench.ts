@@ -4,6 +4,9 @@
 // `--files N` for the tree size (default 50,000), `--runs N` for repetitions.
 // `--only telemetry`: the same binary with telemetry off and on (gRPC and HTTP, to a local
 // OTLP receiver): throughput, latency and start-up.
+// `--only http`: Streamable HTTP against the reference server-everything (a devDependency, run
+// with node, or $BENCH_NODE): calls/s at 1 session and at 200, p50/p99, RSS, memory per idle
+// session. `--http-runs N` (default 3), `--http-calls N` (default 5,000 per measurement).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -19,7 +22,7 @@ const flag = (name: string, fallback: number) => {
 const JSON_OUT = argv.includes("--json");
 const FILES = flag("files", 50_000);
 const RUNS = flag("runs", 15);
-// --only start,calls,memory,tree,telemetry: measure a subset while working on one figure.
+// --only start,calls,memory,tree,telemetry,http: measure a subset while working on one figure.
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? new Set(argv[onlyAt + 1]!.split(",")) : undefined;
 const want = (part: string) => !ONLY || ONLY.has(part);
@@ -201,6 +204,120 @@ async function timeTool(s: Awaited<ReturnType<typeof session>>, name: string, ar
   return stats(times);
 }
 
+// --- Streamable HTTP, paired against the reference server-everything (npm, run with node). ---
+
+const HTTP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+const HTTP_INIT = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } } });
+const HTTP_INITIALIZED = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" });
+
+type HttpServer = { name: string; url: string; rss: () => number; stop: () => Promise<void> };
+
+/** Spawns a server and waits until its stderr says where it listens. */
+async function startHttp(name: string, cmd: string[], env: Record<string, string>, urlOf: (stderr: string) => string | undefined): Promise<HttpServer> {
+  const proc = Bun.spawn(cmd, { cwd: tmpdir(), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...BASE_ENV, ...env } });
+  let text = "";
+  // Read stderr to the end, or a chatty server would block on a full pipe.
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) text += decoder.decode(chunk);
+  })();
+  const deadline = performance.now() + 20_000;
+  let url: string | undefined;
+  while (!(url = urlOf(text))) {
+    if (proc.exitCode !== null || performance.now() > deadline) {
+      proc.kill();
+      throw new Error(`${name} did not start (${cmd.join(" ")}):\n${text}`);
+    }
+    await Bun.sleep(20);
+  }
+  return {
+    name,
+    url,
+    rss: () => Number(readFileSync(`/proc/${proc.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) * 1024,
+    async stop() {
+      proc.kill();
+      await proc.exited;
+    },
+  };
+}
+
+/** A free loopback port, for a server that cannot be told to pick its own and say which. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The JSON-RPC message of a POST's answer, whether sent as JSON or as one SSE event. */
+async function rpcAnswer(res: Response): Promise<any> {
+  const text = await res.text();
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+  if ((res.headers.get("content-type") ?? "").includes("text/event-stream")) {
+    const data = text.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).filter(Boolean);
+    return JSON.parse(data[data.length - 1]!);
+  }
+  return JSON.parse(text);
+}
+
+/** initialize + notifications/initialized; the headers every later request of the session carries. */
+async function httpSession(url: string): Promise<Record<string, string>> {
+  const init = await fetch(url, { method: "POST", headers: HTTP_HEADERS, body: HTTP_INIT });
+  const id = init.headers.get("mcp-session-id");
+  const m = await rpcAnswer(init);
+  if (!id || !m.result) throw new Error(`initialize at ${url} gave no session: ${JSON.stringify(m).slice(0, 300)}`);
+  const headers = { ...HTTP_HEADERS, "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" };
+  const ack = await fetch(url, { method: "POST", headers, body: HTTP_INITIALIZED });
+  await ack.text();
+  if (ack.status !== 202 && ack.status !== 200) throw new Error(`notifications/initialized at ${url}: HTTP ${ack.status}`);
+  return headers;
+}
+
+async function httpEcho(url: string, headers: Record<string, string>, id: number): Promise<void> {
+  const m = await rpcAnswer(await fetch(url, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { message: `m${id}` } } }) }));
+  if (m.id !== id || m.result?.isError || !JSON.stringify(m.result?.content ?? "").includes(`m${id}`)) throw new Error(`echo ${id}: ${JSON.stringify(m).slice(0, 300)}`);
+}
+
+/** Runs `job(i)` for i in [0, n) with `width` in flight; the times of each, in ms. */
+async function pool(n: number, width: number, job: (i: number) => Promise<void>): Promise<{ seconds: number; times: number[] }> {
+  const times: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(width, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t = performance.now();
+        await job(i);
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - t0) / 1000, times };
+}
+
+/** Calls spread round-robin over `sessions`, `width` in flight: calls/s and every call's latency. */
+async function httpLoad(url: string, sessions: Record<string, string>[], n: number, width: number) {
+  await pool(Math.min(500, n), width, (i) => httpEcho(url, sessions[i % sessions.length]!, i + 1)); // warm-up
+  const { seconds, times } = await pool(n, width, (i) => httpEcho(url, sessions[i % sessions.length]!, 1_000_000 + i));
+  return { rate: n / seconds, times };
+}
+
+/** RSS once it has stopped moving (the servers free and collect lazily after a burst). */
+async function settledRss(s: HttpServer): Promise<number> {
+  let last = s.rss();
+  for (let i = 0; i < 20; i++) {
+    await Bun.sleep(150);
+    const now = s.rss();
+    if (Math.abs(now - last) < 64 * 1024) return now;
+    last = now;
+  }
+  return last;
+}
+
 const which = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
 const work = mkdtempSync(join(tmpdir(), "tfo-bench-"));
@@ -303,6 +420,91 @@ try {
       add(`cold start, telemetry ${protocol} on vs off (median ms)`, `${startOn.median.toFixed(1)} vs ${startOff.median.toFixed(1)}`, `min ${startOn.min.toFixed(1)} vs ${startOff.min.toFixed(1)}`, startOn.median / startOff.median, "report", undefined);
       await receiver.stop();
     }
+  }
+  if (want("http")) {
+    // The reference as its README starts it (`streamableHttp`, PORT from the environment), with node.
+    const everything = join(import.meta.dir, "..", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
+    const node = process.env.BENCH_NODE ?? "node";
+    const starters = {
+      tfo: () =>
+        startHttp(
+          "tfo-mcp",
+          [tfo, "serve", "--transport", "http", "--port", "0", "--host", "127.0.0.1"],
+          {
+            TELEMETRYFLOW_MCP_STORAGE__URL: "memory:",
+            // The server's own guards would throttle a bench that is one peer opening 1,000 sessions.
+            TELEMETRYFLOW_MCP_HTTP__RATE_LIMIT: "0",
+            TELEMETRYFLOW_MCP_HTTP__MAX_SESSIONS: "2000",
+            TELEMETRYFLOW_MCP_HTTP__MAX_SESSIONS_PER_KEY: "2000",
+            TELEMETRYFLOW_MCP_HTTP__MAX_CONCURRENT_CALLS_PER_KEY: "1000",
+          },
+          (text) => /at (http:\/\/\S+\/mcp)/.exec(text)?.[1],
+        ),
+      ref: async () => {
+        const port = await freePort();
+        return startHttp("server-everything", [node, everything, "streamableHttp"], { PORT: String(port) }, (text) => (text.includes(`listening on port ${port}`) ? `http://127.0.0.1:${port}/mcp` : undefined));
+      },
+    };
+    const HTTP_RUNS = flag("http-runs", 3);
+    const CALLS = flag("http-calls", 5000);
+    const WIDTH = 32;
+    type Side = { one: number[]; oneTimes: number[]; many: number[]; manyTimes: number[]; rss200idle: number[]; rss200: number[]; perIdle: number[] };
+    const sides: Record<"tfo" | "ref", Side> = {
+      tfo: { one: [], oneTimes: [], many: [], manyTimes: [], rss200idle: [], rss200: [], perIdle: [] },
+      ref: { one: [], oneTimes: [], many: [], manyTimes: [], rss200idle: [], rss200: [], perIdle: [] },
+    };
+    // The two servers alternate, and which goes first alternates, so drift lands on both.
+    for (let round = 0; round < HTTP_RUNS; round++) {
+      for (const who of round % 2 ? (["ref", "tfo"] as const) : (["tfo", "ref"] as const)) {
+        const side = sides[who];
+        say(`http round ${round + 1}/${HTTP_RUNS}, ${who}: 1 session × ${WIDTH}, then 200 sessions …`);
+        let s = await starters[who]();
+        try {
+          const one = await httpLoad(s.url, [await httpSession(s.url)], CALLS, WIDTH);
+          side.one.push(one.rate);
+          side.oneTimes.push(...one.times);
+          const sessions: Record<string, string>[] = [];
+          await pool(200, 16, async () => void sessions.push(await httpSession(s.url)));
+          side.rss200idle.push(await settledRss(s));
+          const many = await httpLoad(s.url, sessions, CALLS, WIDTH);
+          side.many.push(many.rate);
+          side.manyTimes.push(...many.times);
+          side.rss200.push(await settledRss(s));
+        } finally {
+          await s.stop();
+        }
+        say(`http round ${round + 1}/${HTTP_RUNS}, ${who}: memory per idle session …`);
+        s = await starters[who]();
+        try {
+          // One session used first, so what the first session and call load lazily is not counted.
+          const first = await httpSession(s.url);
+          await pool(200, 8, (i) => httpEcho(s.url, first, i + 1));
+          const before = await settledRss(s);
+          await pool(1000, 16, async () => void (await httpSession(s.url)));
+          side.perIdle.push((await settledRss(s)) - before);
+        } finally {
+          await s.stop();
+        }
+      }
+    }
+    const KB = 1024;
+    const med = (xs: number[]) => stats(xs).median;
+    const range = (xs: number[], f: (x: number) => string) => `[${f(stats(xs).min)}–${f(stats(xs).max)}]`;
+    const ms = (times: number[]) => `p50 ${stats(times).median.toFixed(2)} / p99 ${stats(times).p99!.toFixed(2)}`;
+    const { tfo: t, ref: r } = sides;
+    const rate = (x: number) => x.toFixed(0);
+    add(`HTTP echo, 1 session × ${WIDTH} in flight (calls/s)`, `${rate(med(t.one))} ${range(t.one, rate)}`, `everything ${rate(med(r.one))} ${range(r.one, rate)}`, med(t.one) / med(r.one), "≥ 3.00 × everything", med(t.one) >= med(r.one) * 3);
+    add(`HTTP echo latency, 1 session × ${WIDTH} (ms)`, ms(t.oneTimes), `everything ${ms(r.oneTimes)}`, stats(t.oneTimes).median / stats(r.oneTimes).median, "report", undefined);
+    add(`HTTP echo, 200 sessions × ${WIDTH} in flight (calls/s)`, `${rate(med(t.many))} ${range(t.many, rate)}`, `everything ${rate(med(r.many))} ${range(r.many, rate)}`, med(t.many) / med(r.many), "≥ 3.00 × everything", med(t.many) >= med(r.many) * 3);
+    add(`HTTP echo latency, 200 sessions × ${WIDTH} (ms)`, ms(t.manyTimes), `everything ${ms(r.manyTimes)}`, stats(t.manyTimes).median / stats(r.manyTimes).median, "report", undefined);
+    const mb = (x: number) => (x / MB).toFixed(1);
+    add("HTTP RSS, 200 sessions open after the calls (MB)", `${mb(med(t.rss200))} ${range(t.rss200, mb)}`, `everything ${mb(med(r.rss200))} ${range(r.rss200, mb)}`, med(t.rss200) / med(r.rss200), "≤ 0.35 × everything", med(t.rss200) <= med(r.rss200) * 0.35);
+    // The reference keeps every event of a session for resumption and never prunes, so its RSS
+    // after the calls grows with their number; this row is before the 200 sessions call (the
+    // 1-session calls of the same process are already behind it).
+    add("HTTP RSS, 200 sessions open before their calls (MB)", `${mb(med(t.rss200idle))} ${range(t.rss200idle, mb)}`, `everything ${mb(med(r.rss200idle))} ${range(r.rss200idle, mb)}`, med(t.rss200idle) / med(r.rss200idle), "report", undefined);
+    const kb = (x: number) => (x / 1000 / KB).toFixed(1);
+    add("HTTP memory per idle session, RSS Δ over 1,000 opened / 1,000 (KB)", `${kb(med(t.perIdle))} ${range(t.perIdle, kb)}`, `everything ${kb(med(r.perIdle))} ${range(r.perIdle, kb)}`, med(t.perIdle) / med(r.perIdle), "≤ 20 KB", med(t.perIdle) / 1000 <= 20 * KB);
   }
   add("binary size (MB)", (Bun.file(tfo).size / MB).toFixed(1), "", 1, "report", undefined);
 
