@@ -72,7 +72,7 @@ test.each([
   [["validate", "-c", "open.yaml"], 1, /serve would refuse to start: refusing to serve http on 0\.0\.0\.0 without keys/],
   [["validate", "--root", "x"], 2, /unknown option --root/],
   [["info", "--json", "-c", "ro.yaml"], 0, /"tools": \[\s+"echo",\s+"read_file",\s+"list_directory",\s+"search_files",\s+"system_info",\s+"claude_conversation"\s+\]/],
-  [["info", "--json", "-c", "nocmd.yaml"], 0, /"write_file",\s+"list_directory",\s+"search_files",\s+"system_info"/],
+  [["info", "--json", "-c", "nocmd.yaml"], 0, /"write_file",\s+"edit_file",\s+"list_directory",\s+"search_files",\s+"system_info"/],
   [["info"], 0, /roots: +.*\(the current folder \(no --root given\)\)\ntools: .*\n.*\n.*\nClaude key: +not set\nstorage: +memory/],
   [["init-config", "--output", "nope/x.yaml"], 1, /the folder .*nope does not exist; create it first/],
   [["trust"], 1, /no \.\/tfo-mcp\.yaml or \.\/configs\/tfo-mcp\.yaml here/],

@@ -105,7 +105,7 @@ describe("init-config, validate, info", () => {
     const info = JSON.parse(r.stdout);
     expect(info.version).toBe(pkg.version);
     expect(info.config.claude.api_key).toBe("********");
-    expect(info.tools).toHaveLength(8);
+    expect(info.tools).toHaveLength(9);
     expect(info.resources).toEqual(["config://server", "status://health", "file:///{path}", "conversation://{id}"]);
     expect(info.prompts).toEqual(["code_review", "explain_code", "debug_help"]);
   });

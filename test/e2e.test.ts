@@ -35,7 +35,7 @@ describe("initialize", () => {
     expect(Object.keys(init.result.capabilities).sort()).toEqual(["completions", "logging", "prompts", "resources", "tools"]);
     peer.request(1, "tools/list");
     const tools = (await peer.response(1)).result.tools as Record<string, unknown>[];
-    expect(tools).toHaveLength(8);
+    expect(tools).toHaveLength(9);
     // Older clients get the tool shape they know; newer ones get titles and output schemas.
     expect(tools.some((t) => "outputSchema" in t)).toBe(version >= "2025-06-18");
     peer.request(2, "tools/call", { name: "list_directory", arguments: {} });
@@ -54,7 +54,7 @@ describe("initialize", () => {
     const init = await peer.response(1);
     expect(init.result.protocolVersion).toBe("2024-11-05");
     peer.request(2, "tools/list");
-    expect((await peer.response(2)).result.tools).toHaveLength(8);
+    expect((await peer.response(2)).result.tools).toHaveLength(9);
     peer.request(3, "logging/setLevel", { level: "warn" });
     expect((await peer.response(3)).result).toEqual({});
     peer.request(4, "logging/setLevel", { level: "WARNING" });

@@ -102,7 +102,7 @@ describe("HTTP+SSE and WebSocket beside Streamable HTTP (compiled binary)", () =
   describe.each(KINDS)("over %s", (kind) => {
     test("lists tools, calls echo, reads a file of the key's root", async () => {
       const client = await connectAs(kind, "alice");
-      expect((await client.listTools()).tools).toHaveLength(8);
+      expect((await client.listTools()).tools).toHaveLength(9);
       expect(textOf(await client.callTool({ name: "echo", arguments: { message: `over ${kind}` } }))).toBe(`Echo: over ${kind}`);
       expect(textOf(await client.callTool({ name: "read_file", arguments: { path: "a.txt" } }))).toContain("alice's notes");
     }, E2E_MS);

@@ -291,7 +291,7 @@ describe("tfo-mcp serve --transport http", () => {
   });
   test("an SDK client with the key lists and calls tools and reads resources", async () => {
     const client = await connect();
-    expect((await client.listTools()).tools).toHaveLength(8);
+    expect((await client.listTools()).tools).toHaveLength(9);
     expect(textOf(await client.callTool({ name: "echo", arguments: { message: "over http" } }))).toBe("Echo: over http");
     const health = JSON.parse(resourceText(await client.readResource({ uri: "status://health" })));
     expect(health.session.client.name).toBe("http-e2e");

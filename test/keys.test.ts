@@ -9,7 +9,7 @@ import { hashKey, newKey, parseRate } from "../src/tenants/keys.ts";
 import { runKeys } from "../src/tenants/keys-command.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
-const TOOLS = ["echo", "read_file", "write_file", "list_directory", "search_files", "execute_command", "system_info", "claude_conversation"];
+const TOOLS = ["echo", "read_file", "write_file", "edit_file", "list_directory", "search_files", "execute_command", "system_info", "claude_conversation"];
 
 describe("keys (pure)", () => {
   test("a new key: tfo_ and 32 random bytes; only its hash is kept", () => {

@@ -41,9 +41,9 @@ const errorOf = async (p: Promise<unknown>) => {
 };
 
 describe("tools/list", () => {
-  test("all eight tools with schemas, annotations and output schemas", async () => {
+  test("all nine tools with schemas, annotations and output schemas", async () => {
     const { tools } = await s.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(["echo", "read_file", "write_file", "list_directory", "search_files", "execute_command", "system_info", "claude_conversation"]);
+    expect(tools.map((t) => t.name)).toEqual(["echo", "read_file", "write_file", "edit_file", "list_directory", "search_files", "execute_command", "system_info", "claude_conversation"]);
     for (const t of tools) {
       expect(t.inputSchema.type).toBe("object");
       expect(t.annotations).toHaveProperty("readOnlyHint");
@@ -59,7 +59,7 @@ describe("tools/list", () => {
     expect(tools.find((t) => t.name === "write_file")!.annotations!.idempotentHint).toBe(false);
     // Text to read has no output schema (Claude Code would show the model escaped JSON); data does.
     const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name);
-    expect(withSchema).toEqual(["write_file", "list_directory", "search_files", "execute_command", "system_info"]);
+    expect(withSchema).toEqual(["write_file", "edit_file", "list_directory", "search_files", "execute_command", "system_info"]);
   });
 });
 
@@ -112,7 +112,7 @@ describe("resources", () => {
     const health = JSON.parse(resourceText(await s.client.readResource({ uri: "status://health" })));
     expect(health.status).toBe("healthy");
     expect(health.session.client).toEqual({ name: "proto", version: "2" });
-    expect(health.session).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), state: "ready", toolCount: 8, resourceCount: 4, promptCount: 3 });
+    expect(health.session).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), state: "ready", toolCount: 9, resourceCount: 4, promptCount: 3 });
     expect(health.counters.tool_calls).toBeGreaterThan(0);
   });
   test("a malformed conversation:// URI is -32602 with a sentence, not an internal error", async () => {

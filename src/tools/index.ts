@@ -3,6 +3,7 @@ import { claudeConversation } from "./claude-conversation.ts";
 import type { Config } from "../config/schema.ts";
 import type { Tool } from "./define.ts";
 import { echo } from "./echo.ts";
+import { editFile } from "./edit-file.ts";
 import { executeCommand } from "./execute-command.ts";
 import { listDirectory } from "./list-directory.ts";
 import { readFile } from "./read-file.ts";
@@ -14,6 +15,7 @@ export const tools = [
   echo,
   readFile,
   writeFile,
+  editFile,
   listDirectory,
   searchFiles,
   executeCommand,
