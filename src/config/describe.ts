@@ -1,5 +1,5 @@
 // What each key means, once: used by `init-config` (comments) and the README's reference.
-import { type Config, defaults, SECRET_KEYS } from "./schema.ts";
+import { type Config, defaultAt, defaults, SECRET_KEYS } from "./schema.ts";
 
 export const KEY_DOCS: Record<string, string> = {
   "server.name": "server name reported to clients",
@@ -181,12 +181,10 @@ export function maskSecrets(config: Config): Config {
  */
 export function secretValues(config: Config): string[] {
   const out: string[] = [];
-  const fallback = defaults as unknown as Record<string, Record<string, unknown>>;
   eachLeaf(config, (path, value) => {
-    const [s = "", k = ""] = path.split(".");
     for (const item of Array.isArray(value) ? value : [value]) {
       if (typeof item !== "string") continue;
-      if (!isSecret(path) && item === fallback[s]?.[k]) continue;
+      if (!isSecret(path) && item === defaultAt(path)) continue;
       const secret = isSecret(path) ? item : urlCredential(item);
       if (secret && secret.length >= 4 && !out.includes(secret)) out.push(secret);
     }

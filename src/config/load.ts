@@ -9,7 +9,7 @@ import { upstreamCompat } from "./compat.ts";
 import { configFromEnv, type Partial } from "./env.ts";
 import { nearest } from "./nearest.ts";
 import { isTrusted, trustListPath, untrustedView } from "./trust.ts";
-import { configSchema, type Config, defaults, isInert } from "./schema.ts";
+import { configSchema, type Config, defaultAt, isInert } from "./schema.ts";
 
 export type ConfigProblem = { path: string; message: string };
 /** Where the file came from: a project file (found in the working folder) is untrusted until `tfo-mcp trust`. */
@@ -104,11 +104,6 @@ export function describeIssues(issues: v.BaseIssue<unknown>[], sources: Record<s
     return { path, message: `${path}: got ${describe(issue.input, isSecret(path))}; ${expected}${origin}` };
   });
 }
-
-const defaultAt = (path: string): unknown => {
-  const [s = "", k = ""] = path.split(".");
-  return (defaults as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
-};
 
 /** Every key path the schema defines ("server.name", …). */
 export function knownKeyPaths(): string[] {

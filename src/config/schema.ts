@@ -168,6 +168,12 @@ export type ConfigInput = v.InferInput<typeof configSchema>;
 
 export const defaults: Config = v.parse(configSchema, {});
 
+/** The default at a key path ("claude.max_tokens"); undefined for a key the schema lacks. */
+export function defaultAt(path: string): unknown {
+  const [s = "", k = ""] = path.split(".");
+  return (defaults as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
+}
+
 /** Keys whose values are secrets: masked in `info`, `config://server` and logs. */
 export const SECRET_KEYS = ["claude.api_key", "telemetry.api_key", "telemetry.api_key_secret", "telemetry.api_key_id", "http.api_keys"] as const;
 

@@ -8,7 +8,7 @@ import { writeAtomically } from "../atomic-write.ts";
 import { isInside } from "../workspace/resolve.ts";
 import { expandHome } from "../workspace/roots.ts";
 import type { Partial } from "./env.ts";
-import { defaults } from "./schema.ts";
+import { defaultAt } from "./schema.ts";
 
 /** How a key may be set from an untrusted file: "never", or a test its value must pass. */
 type Rule = "never" | ((value: unknown, ctx: { folder: string; home: string }) => boolean);
@@ -16,8 +16,7 @@ type Rule = "never" | ((value: unknown, ctx: { folder: string; home: string }) =
 const atMostDefault =
   (path: string): Rule =>
   (value) => {
-    const [s = "", k = ""] = path.split(".");
-    const fallback = (defaults as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
+    const fallback = defaultAt(path);
     return typeof value === "number" && typeof fallback === "number" && value <= fallback;
   };
 const onlyValue =
@@ -93,11 +92,6 @@ function ruleFor(path: string): Rule | undefined {
   return UNTRUSTED_RULES[path] ?? UNTRUSTED_RULES[`${s}.*`] ?? (SENDS_ELSEWHERE.test(k) ? "never" : undefined);
 }
 
-const defaultOf = (path: string): unknown => {
-  const [s = "", k = ""] = path.split(".");
-  return (defaults as unknown as Record<string, Record<string, unknown>>)[s]?.[k];
-};
-
 /** Pure: the file's values an untrusted file may set, and the key paths dropped from it. */
 export function untrustedView(fromFile: Partial, folder: string, home: string): { kept: Partial; ignored: string[] } {
   const kept: Partial = {};
@@ -112,7 +106,7 @@ export function untrustedView(fromFile: Partial, folder: string, home: string): 
       const rule = ruleFor(`${s}.${k}`);
       // A value equal to the default changes nothing: upstream's own config, with its
       // localhost URLs, loads from a project folder without a warning.
-      const harmless = rule === undefined || JSON.stringify(value) === JSON.stringify(defaultOf(`${s}.${k}`));
+      const harmless = rule === undefined || JSON.stringify(value) === JSON.stringify(defaultAt(`${s}.${k}`));
       const allowed = harmless || (rule !== "never" && rule(value, { folder, home }));
       if (allowed) (kept[s] ??= {})[k] = value;
       else ignored.push(`${s}.${k}`);
