@@ -290,3 +290,16 @@ describe("error results and output schemas", () => {
     dir.cleanup();
   });
 });
+
+describe("redactDeep", () => {
+  test("redacts every string in place, keeps untouched objects as they are, matches a secret holding a quote", async () => {
+    const { redactDeep } = await import("../src/server/create.ts");
+    const { redactor } = await import("../src/log.ts");
+    const redact = redactor(['pa"ss-word', "sk-ant-xyz"]);
+    const untouched = { content: [{ type: "text", text: "nothing here" }] };
+    expect(redactDeep(untouched, redact)).toBe(untouched);
+    const r = redactDeep({ content: [{ type: "text", text: 'key sk-ant-xyz and pa"ss-word' }], _meta: { n: 1 } }, redact) as { content: { text: string }[]; _meta: unknown };
+    expect(r.content[0]!.text).toBe("key *** and ***");
+    expect(r._meta).toEqual({ n: 1 });
+  });
+});

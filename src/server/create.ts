@@ -57,6 +57,22 @@ const errorTypeOf = (error: unknown): string => {
   return (error as Error | undefined)?.name || "Error";
 };
 
+/** The value with every string passed through `redact`; the same object where nothing changed. */
+export function redactDeep(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) {
+    const items = value.map((item) => redactDeep(item, redact));
+    return items.some((item, i) => item !== value[i]) ? items : value;
+  }
+  if (value === null || typeof value !== "object") return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [k, item] of Object.entries(value)) {
+    const clean = redactDeep(item, redact);
+    if (clean !== item) (copy ??= { ...(value as Record<string, unknown>) })[k] = clean;
+  }
+  return copy ?? value;
+}
+
 export function createServer(deps: ServerDeps) {
   const { config, log } = deps;
   // Narrowed by the client's roots (roots/list); the configured workspace is the ceiling.
@@ -108,12 +124,9 @@ export function createServer(deps: ServerDeps) {
   // The config's secrets and the OTLP header values from the environment.
   const secrets = [...secretValues(config), ...envSecretValues(process.env)];
   const redact = redactor(secrets);
-  const scrubbed = <T>(result: T): T => {
-    if (secrets.length === 0) return result;
-    const json = JSON.stringify(result);
-    const clean = redact(json);
-    return clean === json ? result : (JSON.parse(clean) as T);
-  };
+  // Walks the result and redacts its strings where they are: no JSON round trip of a 10 MB
+  // file read on every call, and a secret holding " or \ still matches (escaped JSON did not).
+  const scrubbed = <T>(result: T): T => (secrets.length === 0 ? result : (redactDeep(result, redact) as T));
   const resourceContext = (signal?: AbortSignal): ResourceContext => ({ config, workspace, stats, signal, store });
   let clientLogLevel: (typeof LEVELS)[number] | undefined;
   let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
