@@ -27,6 +27,7 @@ const turn = (seq: number, status: Turn["status"] = "done"): Turn => ({
   output_tokens: 0,
   error: null,
   created_at: "",
+  exchange: null,
 });
 
 describe("history rules (pure)", () => {

@@ -23,6 +23,7 @@ import * as p from "./params.ts";
 import { argumentShape, errorResult, type Extra, type Handler, invalidParams, lazyValidator, parseParams, rpcError, toCallResult } from "./results.ts";
 import { runTool } from "./run-tool.ts";
 import { sdkInitialize } from "./sdk-internals.ts";
+import type { Activity } from "../events/port.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -40,6 +41,12 @@ export type ServerDeps = {
   telemetry?: Telemetry;
   /** on every span of this session (the http transport: the API key's name) */
   telemetryAttributes?: Attributes;
+  /** events of this session's calls, reads, start and end (NATS, ClickHouse, the audit table) */
+  activity?: Activity;
+  /** the API key's name (tenant) on activity events; null or absent for the server's own */
+  tenant?: string | null;
+  /** how the client is connected, on session events: stdio, http, sse, websocket */
+  transport?: string;
 };
 
 const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
@@ -132,6 +139,9 @@ export function createServer(deps: ServerDeps) {
   let negotiated = SUPPORTED_PROTOCOL_VERSIONS[0]!;
   let initializing = false;
   const telemetry = deps.telemetry;
+  const activity = deps.activity;
+  const transport = deps.transport ?? "stdio";
+  const common = () => ({ at: new Date().toISOString(), tenant: deps.tenant ?? null, session_id: sessionId });
   const session = (): SessionInfo => ({
     sessionId,
     clientName: stats.client?.name,
@@ -234,6 +244,7 @@ export function createServer(deps: ServerDeps) {
       stats.protocolVersion = negotiated;
       log.info("session started", { client: stats.client?.name, client_version: stats.client?.version, protocol: negotiated });
       telemetry?.sessionEvent("initialized", session());
+      activity?.emit({ type: "session.started", ...common(), transport, client_name: clientInfo.name, client_version: clientInfo.version, protocol_version: negotiated });
       return result;
     },
 
@@ -277,8 +288,9 @@ export function createServer(deps: ServerDeps) {
       }
       op?.end(out.isError ? { errorType, message: out.text.slice(0, 300) } : undefined);
       if (out.isError) stats.toolErrors++;
-      const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" };
+      const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" } as const;
       log.info("tool call", audit);
+      activity?.emit({ type: "tool.called", ...common(), ...audit, error_type: out.isError ? errorType : null });
       notifyClient(out.isError ? "warning" : "info", audit);
       return scrubbed(toCallResult(out, negotiated >= STRUCTURED_SINCE));
     },
@@ -294,12 +306,18 @@ export function createServer(deps: ServerDeps) {
     async "resources/read"(params, extra) {
       const { uri } = parseParams(p.readResource, params, "resources/read");
       const op = telemetry?.begin("resource", uri, session(), carrierOf(params));
+      const started = performance.now();
+      // The scheme only: a file:// or conversation:// URI names what was read.
+      const read = (errorType: string | null) =>
+        activity?.emit({ type: "resource.read", ...common(), scheme: uri.split(":", 1)[0] ?? "", ms: Math.round((performance.now() - started) * 10) / 10, outcome: errorType ? "error" : "ok", error_type: errorType });
       try {
         const result = await readResource(uri, extra);
         op?.end();
+        read(null);
         return result;
       } catch (error) {
         op?.end({ errorType: errorTypeOf(error), message: (error as Error)?.message });
+        read(errorTypeOf(error));
         throw error;
       }
     },
@@ -390,6 +408,7 @@ export function createServer(deps: ServerDeps) {
   async function endSession() {
     stats.state = "closed";
     if (stats.client) telemetry?.sessionEvent("closed", session());
+    if (stats.client) activity?.emit({ type: "session.ended", ...common(), transport, calls: stats.toolCalls, duration_ms: Date.now() - stats.startedAt });
     if (!stats.client && !storeUsed) return;
     try {
       const s = await store();

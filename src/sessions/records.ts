@@ -25,6 +25,27 @@ export type Turn = {
   output_tokens: number;
   error: string | null;
   created_at: string;
+  /**
+   * The tool use inside the turn, when Claude used tools: the JSON text of the messages
+   * between the user's message and the final answer (assistant tool_use blocks and user
+   * tool_result blocks), bounded in size before it is stored. null for a plain turn.
+   */
+  exchange: string | null;
+};
+
+/** One tool call or resource read, as the audit trail keeps it: never arguments' contents. */
+export type AuditRecord = {
+  at: string;
+  /** the API key's name (tenant), null for the server's own */
+  tenant: string | null;
+  session_id: string | null;
+  kind: "tool" | "resource";
+  /** the tool's name or the resource's URI scheme (never the full URI: it names files) */
+  name: string;
+  ms: number;
+  outcome: "ok" | "error";
+  /** JSON of argumentShape(args): names and types of the arguments, never their values */
+  args: string;
 };
 
 export type Session = {
@@ -38,7 +59,7 @@ export type Session = {
 };
 
 export type TurnOutcome =
-  | { ok: true; assistant: string; model: string; stop_reason: string | null; input_tokens: number; output_tokens: number }
+  | { ok: true; assistant: string; model: string; stop_reason: string | null; input_tokens: number; output_tokens: number; exchange?: string | null }
   | { ok: false; error: string };
 
 const TITLE_LENGTH = 60;

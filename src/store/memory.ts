@@ -1,15 +1,18 @@
 // memory: storage that lasts as long as the process. For tests and for people who want no file.
-import { nowIso, type Session, type Turn } from "../sessions/records.ts";
+import { nowIso, type AuditRecord, type Session, type Turn } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
 import { keyedQueue, type Owner, type Store, type StoredConversation } from "./port.ts";
 
 type Row = Omit<StoredConversation, "turns">;
+
+const MAX_AUDIT = 10_000;
 
 export function memoryStore(): Store {
   const conversations = new Map<string, Row>();
   const turns = new Map<string, Turn[]>();
   const sessions = new Map<string, Session>();
   const keys = new Map<string, ApiKey>();
+  const audit: AuditRecord[] = [];
   const withCount = (c: Row): StoredConversation => ({ ...c, turns: turns.get(c.id)?.length ?? 0 });
   const visible = (c: Row | undefined, owner: Owner | undefined): c is Row => c !== undefined && (owner === undefined || c.owner === owner);
   const touch = (id: string) => {
@@ -48,7 +51,7 @@ export function memoryStore(): Store {
       const list = turns.get(id);
       if (!list) throw new Error(`no conversation ${id}`);
       const seq = list.length + 1;
-      list.push({ seq, user, assistant: null, status: "pending", model, stop_reason: null, input_tokens: 0, output_tokens: 0, error: null, created_at: nowIso() });
+      list.push({ seq, user, assistant: null, status: "pending", model, stop_reason: null, input_tokens: 0, output_tokens: 0, error: null, created_at: nowIso(), exchange: null });
       touch(id);
       return seq;
     },
@@ -58,7 +61,7 @@ export function memoryStore(): Store {
       if (!list || index < 0) return;
       const t = list[index]!;
       list[index] = outcome.ok
-        ? { ...t, status: "done", assistant: outcome.assistant, model: outcome.model, stop_reason: outcome.stop_reason, input_tokens: outcome.input_tokens, output_tokens: outcome.output_tokens }
+        ? { ...t, status: "done", assistant: outcome.assistant, model: outcome.model, stop_reason: outcome.stop_reason, input_tokens: outcome.input_tokens, output_tokens: outcome.output_tokens, exchange: outcome.exchange ?? null }
         : { ...t, status: "failed", error: outcome.error };
       touch(id);
     },
@@ -102,6 +105,14 @@ export function memoryStore(): Store {
     async touchKey(name, at) {
       const k = keys.get(name);
       if (k) keys.set(name, { ...k, last_used_at: at });
+    },
+    async addAudit(a) {
+      audit.push({ ...a });
+      // A process-lifetime store: keep the newest, like a log that rotates.
+      if (audit.length > MAX_AUDIT) audit.splice(0, audit.length - MAX_AUDIT);
+    },
+    async listAudit(limit, tenant) {
+      return audit.filter((a) => tenant === undefined || a.tenant === tenant).slice(-limit).reverse().map((a) => ({ ...a }));
     },
     serialize: keyedQueue(),
     close() {},

@@ -1,5 +1,5 @@
 // The storage port: what the rest of the program may ask of storage. Adapters: memory, sqlite.
-import type { Conversation, Session, Turn, TurnOutcome } from "../sessions/records.ts";
+import type { AuditRecord, Conversation, Session, Turn, TurnOutcome } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
 
 /**
@@ -41,6 +41,10 @@ export type Store = {
   /** a new hash for an active key (rotate); false when there is none */
   replaceKeyHash(name: string, hash: string): Promise<boolean>;
   touchKey(name: string, at: string): Promise<void>;
+  /** one audit record per tool call and resource read */
+  addAudit(a: AuditRecord): Promise<void>;
+  /** newest first; with `tenant`, only that tenant's */
+  listAudit(limit: number, tenant?: Owner): Promise<AuditRecord[]>;
   /** runs fn alone for this key: turns of one conversation never interleave */
   serialize<T>(key: string, fn: () => Promise<T>): Promise<T>;
   close(): void;

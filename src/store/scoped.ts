@@ -29,6 +29,9 @@ export function scopedStore(store: Store, owner: Owner): Store {
       return store.finishTurn(id, seq, outcome);
     },
     counts: () => store.counts(owner),
+    // Audit records are written under the tenant whatever the caller says; read only its own.
+    addAudit: (a) => store.addAudit({ ...a, tenant: owner }),
+    listAudit: (limit) => store.listAudit(limit, owner),
     addKey: noKeys,
     listKeys: noKeys,
     keyByHash: noKeys,

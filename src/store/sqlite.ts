@@ -2,7 +2,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { nowIso, type Session, type Turn } from "../sessions/records.ts";
+import { nowIso, type AuditRecord, type Session, type Turn } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
 import { keyedQueue, type Store, type StoredConversation } from "./port.ts";
 
@@ -55,6 +55,20 @@ export const MIGRATIONS = [
   // Whose a conversation is: a tenant's key name; NULL for the server's own (and every older row).
   `ALTER TABLE conversations ADD COLUMN owner TEXT;
    CREATE INDEX conversations_owner ON conversations(owner, updated_at);`,
+  // Claude's tool use inside a turn (JSON, bounded), and the audit trail of calls and reads.
+  `ALTER TABLE turns ADD COLUMN exchange TEXT;
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at TEXT NOT NULL,
+     tenant TEXT,
+     session_id TEXT,
+     kind TEXT NOT NULL CHECK (kind IN ('tool', 'resource')),
+     name TEXT NOT NULL,
+     ms REAL NOT NULL,
+     outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),
+     args TEXT NOT NULL
+   );
+   CREATE INDEX audit_tenant ON audit(tenant, id);`,
 ];
 
 export function migrate(db: Database): number {
@@ -93,11 +107,11 @@ export function sqliteStore(path: string): Store {
     listOwnedConversations: db.query(`${CONVERSATION} WHERE c.owner IS $owner ORDER BY c.updated_at DESC LIMIT $limit`),
     deleteConversation: db.query("DELETE FROM conversations WHERE id = $id"),
     deleteOwnedConversation: db.query("DELETE FROM conversations WHERE id = $id AND owner IS $owner"),
-    turns: db.query("SELECT seq, user, assistant, status, model, stop_reason, input_tokens, output_tokens, error, created_at FROM turns WHERE conversation_id = $id ORDER BY seq"),
+    turns: db.query("SELECT seq, user, assistant, status, model, stop_reason, input_tokens, output_tokens, error, created_at, exchange FROM turns WHERE conversation_id = $id ORDER BY seq"),
     nextSeq: db.query("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM turns WHERE conversation_id = $id"),
     insertTurn: db.query("INSERT INTO turns (conversation_id, seq, user, status, model, created_at) VALUES ($id, $seq, $user, 'pending', $model, $now)"),
     finishDone: db.query(
-      "UPDATE turns SET status = 'done', assistant = $assistant, model = $model, stop_reason = $stop_reason, input_tokens = $input_tokens, output_tokens = $output_tokens WHERE conversation_id = $id AND seq = $seq",
+      "UPDATE turns SET status = 'done', assistant = $assistant, model = $model, stop_reason = $stop_reason, input_tokens = $input_tokens, output_tokens = $output_tokens, exchange = $exchange WHERE conversation_id = $id AND seq = $seq",
     ),
     finishFailed: db.query("UPDATE turns SET status = 'failed', error = $error WHERE conversation_id = $id AND seq = $seq"),
     touch: db.query("UPDATE conversations SET updated_at = $now WHERE id = $id"),
@@ -116,6 +130,9 @@ export function sqliteStore(path: string): Store {
     revokeKey: db.query("UPDATE api_keys SET revoked_at = $at WHERE name = $name AND revoked_at IS NULL"),
     replaceKeyHash: db.query("UPDATE api_keys SET hash = $hash WHERE name = $name AND revoked_at IS NULL"),
     touchKey: db.query("UPDATE api_keys SET last_used_at = $at WHERE name = $name"),
+    addAudit: db.query("INSERT INTO audit (at, tenant, session_id, kind, name, ms, outcome, args) VALUES ($at, $tenant, $session_id, $kind, $name, $ms, $outcome, $args)"),
+    listAudit: db.query("SELECT at, tenant, session_id, kind, name, ms, outcome, args FROM audit ORDER BY id DESC LIMIT $limit"),
+    listTenantAudit: db.query("SELECT at, tenant, session_id, kind, name, ms, outcome, args FROM audit WHERE tenant IS $tenant ORDER BY id DESC LIMIT $limit"),
   };
   type KeyRow = Omit<ApiKey, "roots" | "tools" | "read_only"> & { roots: string; tools: string; read_only: number };
   const keyFrom = (row: KeyRow): ApiKey => ({ ...row, roots: JSON.parse(row.roots), tools: JSON.parse(row.tools), read_only: row.read_only === 1 });
@@ -153,7 +170,7 @@ export function sqliteStore(path: string): Store {
     async finishTurn(id, seq, outcome) {
       if (outcome.ok) {
         const { assistant, model, stop_reason, input_tokens, output_tokens } = outcome;
-        q.finishDone.run({ id, seq, assistant, model, stop_reason, input_tokens, output_tokens });
+        q.finishDone.run({ id, seq, assistant, model, stop_reason, input_tokens, output_tokens, exchange: outcome.exchange ?? null });
       }
       else q.finishFailed.run({ id, seq, error: outcome.error });
       q.touch.run({ id, now: nowIso() });
@@ -188,6 +205,12 @@ export function sqliteStore(path: string): Store {
     },
     async touchKey(name, at) {
       q.touchKey.run({ name, at });
+    },
+    async addAudit(a) {
+      q.addAudit.run(a);
+    },
+    async listAudit(limit, tenant) {
+      return (tenant === undefined ? q.listAudit.all({ limit }) : q.listTenantAudit.all({ limit, tenant })) as AuditRecord[];
     },
     serialize: keyedQueue(),
     close() {
