@@ -9,7 +9,7 @@ import { installClient, launcherOfThisProcess } from "./clients/install.ts";
 import { maskSecrets, maskUrlCredentials, renderConfigTemplate, secretValues } from "./config/describe.ts";
 import type { Partial } from "./config/env.ts";
 import { configFileCandidates, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { type Config, storageUrl, unavailableBackends } from "./config/schema.ts";
+import { type Config, storageUrl, backendProblems } from "./config/schema.ts";
 import { telemetryKeyProblems } from "./config/telemetry-keys.ts";
 import { nearest } from "./config/nearest.ts";
 import { trustFile, trustListPath } from "./config/trust.ts";
@@ -77,13 +77,9 @@ async function configOrExit(file: string | undefined, flags: Partial = {}): Prom
     reportProblems({ ok: false, file: loaded.file, problems: telemetry });
     throw new Exit(1);
   }
-  const missing = unavailableBackends(loaded.config);
-  if (missing.length) {
-    reportProblems({
-      ok: false,
-      file: loaded.file,
-      problems: missing.map((m) => ({ path: m, message: `${m} is not available in this build of tfo-mcp (${VERSION}); remove it to use the built-in default` })),
-    });
+  const backends = backendProblems(loaded.config);
+  if (backends.length) {
+    reportProblems({ ok: false, file: loaded.file, problems: backends });
     throw new Exit(1);
   }
   return loaded;

@@ -34,6 +34,8 @@ export const configSchema = v.object({
     port: port(8080),
     read_timeout: seconds(300),
     write_timeout: seconds(60),
+    // Names this process on activity events and in health; "" means the host name.
+    replica: str(""),
   }),
   claude: section({
     api_key: str(""),
@@ -123,6 +125,8 @@ export const configSchema = v.object({
       v.pipe(v.string(), v.check((url) => parseStorageUrl(url, "/", "/").ok, 'sqlite:PATH or memory: (or "" for the default sqlite file)')),
       "",
     ),
+    // One row per tool call and resource read in the store (names, shapes, durations; never contents).
+    audit: bool(false),
   }),
   // Upstream's sections under upstream's names. A URL alone connects to nothing (upstream's
   // defaults point at localhost and it never connected); each backend key switches one on.
@@ -146,6 +150,9 @@ export const configSchema = v.object({
   analytics: section({
     backend: v.optional(v.picklist(["none", "clickhouse"]), "none"),
     clickhouse_url: str("clickhouse://localhost:9000/tfo_mcp_analytics"),
+    // Rows are sent in batches: at this many, or this many seconds after the first waiting one.
+    batch_size: positiveInt(500),
+    flush_interval: seconds(5),
   }),
   http: section({
     api_keys: stringList([]),
@@ -190,10 +197,10 @@ export const INERT_KEYS = [
   "telemetry_mcp.*",
   // The OpenTelemetry JS SDK records no exemplars.
   "telemetry.enable_exemplars",
-  "database.*",
-  "cache.*",
-  "queue.*",
-  "analytics.*",
+  // Bun's SQL pool opens connections as they are needed; it has no minimum.
+  "database.postgres_min_conns",
+  // Events are published in order from one buffer; there is no worker pool to size.
+  "queue.queue_concurrency",
 ] as const;
 
 export function isInert(path: string): boolean {
@@ -206,15 +213,28 @@ export function storageUrl(config: Config): string {
   return config.storage.backend === "memory" ? "memory:" : config.storage.url;
 }
 
+const BACKEND_URLS = [
+  { on: (c: Config) => c.storage.backend === "postgres", path: "database.postgres_url", url: (c: Config) => c.database.postgres_url, schemes: ["postgres:", "postgresql:"] },
+  { on: (c: Config) => c.cache.backend === "redis", path: "cache.redis_url", url: (c: Config) => c.cache.redis_url, schemes: ["redis:", "rediss:"] },
+  { on: (c: Config) => c.queue.backend === "nats", path: "queue.nats_url", url: (c: Config) => c.queue.nats_url, schemes: ["nats:"] },
+  { on: (c: Config) => c.analytics.backend === "clickhouse", path: "analytics.clickhouse_url", url: (c: Config) => c.analytics.clickhouse_url, schemes: ["http:", "https:", "clickhouse:"] },
+] as const;
+
 /**
- * Backends a config switches on that this build does not have. Refused at start-up, never
- * a silent fallback: a team that asked for shared PostgreSQL must not get a private file.
+ * Pure: the URL of each backend a config switches on must be one that backend speaks.
+ * Whether it answers is checked when the server starts (a clear error, never a fallback).
  */
-export function unavailableBackends(config: Config): string[] {
-  const out: string[] = [];
-  if (config.storage.backend === "postgres") out.push("storage.backend: postgres");
-  if (config.cache.backend === "redis") out.push("cache.backend: redis");
-  if (config.queue.backend === "nats") out.push("queue.backend: nats");
-  if (config.analytics.backend === "clickhouse") out.push("analytics.backend: clickhouse");
+export function backendProblems(config: Config): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  for (const b of BACKEND_URLS) {
+    if (!b.on(config)) continue;
+    let scheme = "";
+    try {
+      scheme = new URL(b.url(config)).protocol;
+    } catch {}
+    if (!(b.schemes as readonly string[]).includes(scheme)) {
+      out.push({ path: b.path, message: `${JSON.stringify(b.url(config))} is not a ${b.schemes.map((x) => `${x}//`).join(" or ")} URL` });
+    }
+  }
   return out;
 }
