@@ -119,15 +119,21 @@ test("trust records the project file; a changed file is untrusted again", async 
 });
 
 test.each([
-  ["storage.backend: postgres", "TELEMETRYFLOW_MCP_STORAGE__BACKEND", "postgres"],
-  ["cache.backend: redis", "TELEMETRYFLOW_MCP_CACHE__BACKEND", "redis"],
-])("a backend this build lacks (%s) stops start-up instead of falling back silently", async (what, name, value) => {
-  process.env[name] = value;
+  ["storage.backend", "postgres", "database.postgres_url", "mysql://db/x", "postgres://… or postgresql://…"],
+  ["cache.backend", "redis", "cache.redis_url", "localhost:6379", "redis://… or rediss://…"],
+  ["queue.backend", "nats", "queue.nats_url", "tcp://nats:4222", "nats://…"],
+  ["analytics.backend", "clickhouse", "analytics.clickhouse_url", "ftp://ch/x", "http://… or https://… or clickhouse://…"],
+])("%s: %s with a URL of another kind stops start-up, naming the key and what is accepted", async (key, value, urlKey, url, accepted) => {
+  const env = (k: string) => `TELEMETRYFLOW_MCP_${k.replace(".", "__").toUpperCase()}`;
+  process.env[env(key)] = value;
+  process.env[env(urlKey)] = url;
   try {
     const r = await runCaptured(["validate"]);
     expect(r.code).toBe(1);
-    expect(r.printed).toContain(`${what} is not available in this build`);
+    expect(r.printed).toContain(urlKey);
+    expect(r.printed).toContain(`is not a URL this backend speaks; use ${accepted}`);
   } finally {
-    delete process.env[name];
+    delete process.env[env(key)];
+    delete process.env[env(urlKey)];
   }
 });

@@ -233,7 +233,7 @@ export function backendProblems(config: Config): { path: string; message: string
       scheme = new URL(b.url(config)).protocol;
     } catch {}
     if (!(b.schemes as readonly string[]).includes(scheme)) {
-      out.push({ path: b.path, message: `${JSON.stringify(b.url(config))} is not a ${b.schemes.map((x) => `${x}//`).join(" or ")} URL` });
+      out.push({ path: b.path, message: `${b.path} ${JSON.stringify(b.url(config))} is not a URL this backend speaks; use ${b.schemes.map((x) => `${x}//…`).join(" or ")}` });
     }
   }
   return out;
