@@ -34,10 +34,24 @@ export function clientMessages(body: unknown): { ok: true; messages: JSONRPCMess
   return { ok: true, messages };
 }
 
+// A comment line every so often: proxies cut a stream that is quiet for long (nginx after
+// 60 s by default), and a session that is only waiting would lose its stream.
+export const KEEPALIVE_MS = 15_000;
+const keepalive = encoder.encode(": keepalive\n\n");
+
 /** `sent`: told of each message after it was queued on the stream (http.ts sees calls end by it). */
-export function sseTransport(sessionId: string, sent: (message: JSONRPCMessage) => void): SseTransport {
+export function sseTransport(sessionId: string, sent: (message: JSONRPCMessage) => void, keepaliveMs = KEEPALIVE_MS): SseTransport {
   let controller: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
+  const timer = setInterval(() => {
+    try {
+      controller.enqueue(keepalive);
+    } catch {
+      // The client went away between two beats; cancel() ends the session.
+    }
+  }, keepaliveMs);
+  // A quiet session must not keep the process alive on its own.
+  timer.unref?.();
   const stream = new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
@@ -61,6 +75,7 @@ export function sseTransport(sessionId: string, sent: (message: JSONRPCMessage) 
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(timer);
       try {
         controller.close();
       } catch {
