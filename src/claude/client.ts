@@ -2,19 +2,31 @@
 // that start-up never pays for it.
 import type { SpanHandle } from "../telemetry/port.ts";
 
-export type ChatMessage = { role: "user" | "assistant"; content: string };
+// Messages in the Messages API's own shape: the tool loop builds them and the store keeps
+// them as they were sent, so a continued conversation sends them back unchanged.
+export type TextBlock = { type: "text"; text: string };
+export type ToolUseBlock = { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+export type ToolResultBlock = { type: "tool_result"; tool_use_id: string; content: string; is_error?: boolean };
+export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock;
+export type ChatMessage = { role: "user" | "assistant"; content: string | ContentBlock[] };
+/** A tool as the Messages API takes it: input_schema is the JSON Schema tools/list shows. */
+export type ToolSpec = { name: string; description: string; input_schema: Record<string, unknown> };
 export type ChatRequest = {
   model: string;
   messages: ChatMessage[];
   system?: string;
   maxTokens: number;
   temperature?: number;
+  tools?: ToolSpec[];
 };
+export type Usage = { input_tokens: number; output_tokens: number };
 export type ChatReply = {
   text: string;
+  /** the reply's text and tool_use blocks, in order (other block types are left out) */
+  content: (TextBlock | ToolUseBlock)[];
   model: string;
   stopReason: string | null;
-  usage: { input_tokens: number; output_tokens: number };
+  usage: Usage;
 };
 export type ClaudeSettings = { apiKey: string; baseUrl: string; timeoutSeconds: number; maxRetries: number };
 export type ChatOptions = {
@@ -125,9 +137,11 @@ async function send(client: AnthropicClient, request: ChatRequest, options: Chat
     {
       model: request.model,
       max_tokens: request.maxTokens,
-      messages: request.messages,
+      // Our block types are the API's own, less the optional fields we never send.
+      messages: request.messages as Parameters<AnthropicClient["messages"]["stream"]>[0]["messages"],
       ...(request.system ? { system: request.system } : {}),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.tools?.length ? { tools: request.tools as { name: string; description: string; input_schema: { type: "object" } }[] } : {}),
     },
     { signal: options.signal },
   );
@@ -139,15 +153,25 @@ async function send(client: AnthropicClient, request: ChatRequest, options: Chat
     });
   }
   const message = await stream.finalMessage();
-  const text = message.content
-    .filter((block): block is Extract<typeof block, { type: "text" }> => block.type === "text")
-    .map((block) => block.text)
-    .join("");
+  const content: ChatReply["content"] = [];
+  for (const block of message.content) {
+    if (block.type === "text") content.push({ type: "text", text: block.text });
+    else if (block.type === "tool_use") content.push({ type: "tool_use", id: block.id, name: block.name, input: (block.input ?? {}) as Record<string, unknown> });
+  }
   return {
     id: message.id,
-    text,
+    text: textOf(content),
+    content,
     model: message.model,
     stopReason: message.stop_reason ?? null,
     usage: { input_tokens: message.usage.input_tokens, output_tokens: message.usage.output_tokens },
   };
+}
+
+/** The text blocks of a reply, joined. */
+export function textOf(content: readonly ContentBlock[]): string {
+  return content
+    .filter((block): block is TextBlock => block.type === "text")
+    .map((block) => block.text)
+    .join("");
 }

@@ -47,6 +47,7 @@ export const configSchema = v.object({
     timeout: seconds(120),
     max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 3),
     max_history_messages: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(10_000)), 50),
+    max_tool_rounds: positiveInt(10),
   }),
   mcp: section({
     protocol_version: v.optional(v.picklist(["", "2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]), ""),

@@ -1,3 +1,4 @@
+import { exchangeRounds } from "../sessions/exchange.ts";
 import { ResourceError, type ResourceTemplate } from "./define.ts";
 
 const PREFIX = "conversation://";
@@ -6,7 +7,7 @@ export const conversationTemplate: ResourceTemplate = {
   uriTemplate: "conversation://{id}",
   name: "conversation",
   title: "Claude conversation",
-  description: "A stored claude_conversation: its settings and every turn (message, reply, model, usage, status).",
+  description: "A stored claude_conversation: its settings and every turn (message, reply, model, usage, status), with the tools Claude called in it, round by round, and what each returned.",
   match(uri) {
     if (!uri.startsWith(PREFIX) || uri.length === PREFIX.length) return undefined;
     try {
@@ -21,8 +22,13 @@ export const conversationTemplate: ResourceTemplate = {
     const s = await store();
     const conversation = await s.getConversation(id);
     if (!conversation) throw new ResourceError(`Resource not found: no conversation ${JSON.stringify(id)}`, "not_found");
-    const turns = await s.turns(id);
-    return { uri, mimeType: "application/json", text: JSON.stringify({ ...conversation, history: turns }, null, 2) };
+    // The stored exchange is JSON inside a string: laid out as rounds of calls it reads as data.
+    const history = (await s.turns(id)).map(({ exchange, ...turn }) => {
+      if (exchange === null) return turn;
+      const rounds = exchangeRounds(exchange);
+      return rounds ? { ...turn, tool_rounds: rounds } : { ...turn, exchange };
+    });
+    return { uri, mimeType: "application/json", text: JSON.stringify({ ...conversation, history }, null, 2) };
   },
   async complete(argument, value, { store }) {
     if (argument !== "id") return [];

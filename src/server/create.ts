@@ -9,7 +9,7 @@ import { envSecretValues, secretValues } from "../config/describe.ts";
 import { type Logger, redactor } from "../log.ts";
 import { checkPromptArguments, type Prompt, promptArgumentValues } from "../prompts/index.ts";
 import { ResourceError, type Resource, type ResourceContext, type ResourceTemplate, type Stats } from "../resources/define.ts";
-import type { SamplingRequest, SamplingResult, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
+import type { ListedTool, SamplingRequest, SamplingResult, SessionTools, Tool, ToolContext, ToolOutput } from "../tools/define.ts";
 import { ToolError } from "../tools/define.ts";
 import { offeredTools, whyNotOffered } from "../tools/index.ts";
 import { VERSION } from "../version.ts";
@@ -172,8 +172,8 @@ export function createServer(deps: ServerDeps) {
   server.removeRequestHandler("initialize");
   server.removeRequestHandler("logging/setLevel");
 
-  // Built on the first tools/list, not at start-up.
-  let toolLists: { current: unknown[]; legacy: unknown[] } | undefined;
+  // Built on the first tools/list (or claude_conversation with tools), not at start-up.
+  let toolLists: { current: unknown[]; legacy: unknown[]; listed: ListedTool[] } | undefined;
   const buildToolLists = () => {
     const current = tools.map((t) => ({
       name: t.name,
@@ -183,7 +183,8 @@ export function createServer(deps: ServerDeps) {
       ...(t.output ? { outputSchema: jsonSchemaOf(t.output) } : {}),
       annotations: { title: t.title, ...t.annotations },
     }));
-    return { current, legacy: current.map(({ title: _t, outputSchema: _o, ...rest }) => rest) };
+    const listed = tools.map((t, i) => ({ name: t.name, title: t.title, description: t.description, inputSchema: current[i]!.inputSchema, annotations: t.annotations, writes: t.writes === true }));
+    return { current, legacy: current.map(({ title: _t, outputSchema: _o, ...rest }) => rest), listed };
   };
 
   /** Sends a log line to the client once it has asked for logs with logging/setLevel. */
@@ -198,9 +199,71 @@ export function createServer(deps: ServerDeps) {
       (await server.createMessage(request as Parameters<typeof server.createMessage>[0], { signal, timeout: config.claude.timeout * 1000 })) as unknown as SamplingResult;
   }
 
+  /**
+   * The session's tools for a tool that calls tools: Claude's tool_use inside
+   * claude_conversation goes through dispatchTool like a client's call, under the same
+   * tenant scope, and its spans join the calling tool's trace.
+   */
+  function sessionTools(extra: Extra, span: SpanHandle | undefined): SessionTools {
+    return {
+      list: () => (toolLists ??= buildToolLists()).listed,
+      whyNotOffered(name) {
+        if (toolsByName.has(name)) return undefined;
+        const hidden = deps.tools.find((t) => t.name === name);
+        return hidden ? (whyNotOffered(hidden, config) ?? `${name} is not offered in this session.`) : undefined;
+      },
+      async call(name, args, signal) {
+        // No progress token: the calling tool reports progress for the whole loop.
+        const inner: Extra = { signal: AbortSignal.any([extra.signal, signal]), requestId: extra.requestId, sendNotification: extra.sendNotification };
+        try {
+          return await dispatchTool(name, args, inner, span ? { traceparent: span.traceparent() } : undefined, "claude_conversation");
+        } catch (error) {
+          // An unknown tool is a protocol fault to a client; to a model, a result it can read.
+          return scrubbed(errorResult((error as Error)?.message ?? String(error)));
+        }
+      },
+    };
+  }
+
   async function callTool(tool: Tool, rawArgs: unknown, extra: Extra, span: SpanHandle | undefined): Promise<ToolOutput> {
     await rootsReady;
-    return runTool(tool, rawArgs, extra, { config, workspace, log, store, sample: sampler(), deadlines, span });
+    const sampleTools = server.getClientCapabilities()?.sampling?.tools !== undefined;
+    return runTool(tool, rawArgs, extra, { config, workspace, log, store, sample: sampler(), sampleTools, tools: sessionTools(extra, span), deadlines, span });
+  }
+
+  /**
+   * One tool call as the server runs it for anyone, a client's tools/call or Claude's
+   * tool_use inside claude_conversation (`via`): offered-tools check, the call, telemetry,
+   * the audit line, the activity event, and the result scrubbed of secrets.
+   */
+  async function dispatchTool(name: string, args: unknown, extra: Extra, carrier: Carrier | undefined, via?: string): Promise<ToolOutput> {
+    const tool = toolsByName.get(name);
+    // A tool this config hides (read-only, commands off) answers why, as a result the model can read.
+    const hidden = tool ? undefined : deps.tools.find((t) => t.name === name);
+    if (hidden && mcp.enable_tools) return errorResult(whyNotOffered(hidden, config) ?? `${name} is not offered.`);
+    if (!tool) throw invalidParams(`Unknown tool: ${JSON.stringify(name)}. Available tools: ${[...toolsByName.keys()].join(", ")}.`);
+    const started = performance.now();
+    stats.toolCalls++;
+    const op = telemetry?.begin("tool", name, session(), carrier);
+    let out: ToolOutput;
+    let errorType = "tool_error";
+    try {
+      out = await callTool(tool, args, extra, op?.span);
+    } catch (error) {
+      if (error instanceof ToolError) out = errorResult(error.message, error.meta);
+      else {
+        errorType = (error as Error)?.name || "Error";
+        log.error("tool failed unexpectedly", { tool: name, error: (error as Error)?.message ?? String(error) });
+        out = errorResult(`${name} failed unexpectedly: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+    op?.end(out.isError ? { errorType, message: out.text.slice(0, 300) } : undefined);
+    if (out.isError) stats.toolErrors++;
+    const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" } as const;
+    log.info("tool call", via ? { ...audit, via } : audit);
+    activity?.emit({ type: "tool.called", ...common(), ...audit, error_type: out.isError ? errorType : null });
+    notifyClient(out.isError ? "warning" : "info", audit);
+    return scrubbed(out);
   }
 
   async function readResource(uri: string, extra: Extra) {
@@ -266,33 +329,7 @@ export function createServer(deps: ServerDeps) {
 
     async "tools/call"(params, extra) {
       const { name, arguments: args } = parseParams(p.callTool, params, "tools/call");
-      const tool = toolsByName.get(name);
-      // A tool this config hides (read-only, commands off) answers why, as a result the model can read.
-      const hidden = tool ? undefined : deps.tools.find((t) => t.name === name);
-      if (hidden && mcp.enable_tools) return toCallResult(errorResult(whyNotOffered(hidden, config) ?? `${name} is not offered.`), false);
-      if (!tool) throw invalidParams(`Unknown tool: ${JSON.stringify(name)}. Available tools: ${[...toolsByName.keys()].join(", ")}.`);
-      const started = performance.now();
-      stats.toolCalls++;
-      const op = telemetry?.begin("tool", name, session(), carrierOf(params));
-      let out: ToolOutput;
-      let errorType = "tool_error";
-      try {
-        out = await callTool(tool, args, extra, op?.span);
-      } catch (error) {
-        if (error instanceof ToolError) out = errorResult(error.message, error.meta);
-        else {
-          errorType = (error as Error)?.name || "Error";
-          log.error("tool failed unexpectedly", { tool: name, error: (error as Error)?.message ?? String(error) });
-          out = errorResult(`${name} failed unexpectedly: ${(error as Error)?.message ?? String(error)}`);
-        }
-      }
-      op?.end(out.isError ? { errorType, message: out.text.slice(0, 300) } : undefined);
-      if (out.isError) stats.toolErrors++;
-      const audit = { tool: name, args: argumentShape(args), ms: Math.round((performance.now() - started) * 10) / 10, outcome: out.isError ? "error" : "ok" } as const;
-      log.info("tool call", audit);
-      activity?.emit({ type: "tool.called", ...common(), ...audit, error_type: out.isError ? errorType : null });
-      notifyClient(out.isError ? "warning" : "info", audit);
-      return scrubbed(toCallResult(out, negotiated >= STRUCTURED_SINCE));
+      return toCallResult(await dispatchTool(name, args, extra, carrierOf(params)), negotiated >= STRUCTURED_SINCE);
     },
 
     async "resources/list"() {

@@ -17,6 +17,8 @@ export type RunEnv = {
   log: Logger;
   store: () => Promise<Store>;
   sample: ToolContext["sample"];
+  sampleTools: boolean;
+  tools: ToolContext["tools"];
   deadlines: ReturnType<typeof deadlineWatch>;
   /** the call's span, when telemetry is on */
   span?: SpanHandle;
@@ -50,6 +52,8 @@ export async function runTool(tool: Tool, rawArgs: unknown, extra: Extra, env: R
     },
     store,
     sample,
+    sampleTools: env.sampleTools,
+    tools: env.tools,
     span: env.span,
     progress:
       token === undefined

@@ -1,5 +1,6 @@
 // Conversations and sessions as plain records, and the pure functions over them.
 import type { ChatMessage } from "../claude/client.ts";
+import { exchangeSummary, replayableExchange } from "./exchange.ts";
 
 export type Conversation = {
   id: string;
@@ -72,16 +73,36 @@ export function titleFrom(message: string): string {
 /**
  * The earlier turns to send with a new message: only answered turns (a pending or failed
  * turn has no reply, and the API wants user/assistant alternating), newest kept, whole
- * turns only, at most `maxMessages` messages.
+ * turns only, at most `maxMessages` messages. A turn with tool use is sent back with its
+ * tool_use and tool_result blocks when `toolBlocks` (the request offers tools, which the
+ * API then requires) and its stored exchange is whole; otherwise, or when it would not fit,
+ * as text that names the calls.
  */
-export function historyMessages(turns: readonly Turn[], maxMessages: number): ChatMessage[] {
+export function historyMessages(turns: readonly Turn[], maxMessages: number, options: { toolBlocks?: boolean } = {}): ChatMessage[] {
   const answered = turns.filter((t) => t.status === "done" && t.assistant !== null);
-  const keep = Math.max(0, Math.floor(maxMessages / 2));
-  const recent = keep === 0 ? [] : answered.slice(-keep);
-  return recent.flatMap((t) => [
-    { role: "user" as const, content: t.user },
-    { role: "assistant" as const, content: t.assistant ?? "" },
-  ]);
+  const kept: ChatMessage[][] = [];
+  let room = maxMessages;
+  for (let i = answered.length - 1; i >= 0; i--) {
+    const t = answered[i]!;
+    const replay = options.toolBlocks && t.exchange ? replayableExchange(t.exchange) : undefined;
+    let messages = replay ? [{ role: "user" as const, content: t.user }, ...replay, { role: "assistant" as const, content: answerOf(t) }] : asText(t);
+    if (messages.length > room) messages = asText(t);
+    if (messages.length > room) break;
+    room -= messages.length;
+    kept.unshift(messages);
+  }
+  return kept.flat();
+}
+
+// The API refuses an empty assistant message anywhere but last.
+const answerOf = (t: Turn) => t.assistant || "(no text in this reply)";
+
+function asText(t: Turn): ChatMessage[] {
+  const answer = t.exchange ? `${exchangeSummary(t.exchange)}\n\n${answerOf(t)}` : answerOf(t);
+  return [
+    { role: "user", content: t.user },
+    { role: "assistant", content: answer },
+  ];
 }
 
 /** A conversation id a person can type: short, url-safe, unguessable enough for a local store. */

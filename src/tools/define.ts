@@ -13,14 +13,41 @@ export type Annotations = {
   openWorldHint: boolean;
 };
 
+/** Sampling content (MCP 2025-11-25): text, and with the client's sampling.tools, tool_use and tool_result. */
+export type SamplingContent =
+  | { type: "text"; text: string }
+  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> }
+  | { type: "tool_result"; toolUseId: string; content: { type: "text"; text: string }[]; isError?: boolean };
 export type SamplingRequest = {
-  messages: { role: "user" | "assistant"; content: { type: "text"; text: string } }[];
+  messages: { role: "user" | "assistant"; content: SamplingContent | SamplingContent[] }[];
   systemPrompt?: string;
   maxTokens: number;
   temperature?: number;
   modelPreferences?: { hints: { name: string }[] };
+  /** only when the client declared sampling.tools */
+  tools?: { name: string; description: string; inputSchema: Record<string, unknown> }[];
+  toolChoice?: { mode: "auto" | "required" | "none" };
 };
-export type SamplingResult = { model: string; stopReason?: string; content: { type: string; text?: string } };
+/** One block of the client's answer: text, tool_use (with tools), or image/audio, which we only name. */
+export type SamplingResultContent = { type: string; text?: string; id?: string; name?: string; input?: Record<string, unknown> };
+export type SamplingResult = { model: string; stopReason?: string; content: SamplingResultContent | SamplingResultContent[] };
+
+/** A tool of this session as its tools/list shows it. */
+export type ListedTool = { name: string; title: string; description: string; inputSchema: Record<string, unknown>; annotations: Annotations; writes: boolean };
+
+/** This session's tools, for a tool that calls tools (claude_conversation with `tools`). */
+export type SessionTools = {
+  /** what this session's tools/list shows (after read-only mode, commands off, an API key's tool list) */
+  list(): readonly ListedTool[];
+  /** why a tool of this server is held back in this session; undefined when it is offered or there is no such tool */
+  whyNotOffered(name: string): string | undefined;
+  /**
+   * Calls a tool of this session the way a client's tools/call does: the same workspace
+   * gate, read-only refusal, deadline, audit line, telemetry and activity events, and the
+   * result scrubbed of secrets. An unknown tool is an error result here, not a throw.
+   */
+  call(name: string, args: unknown, signal: AbortSignal): Promise<ToolOutput>;
+};
 
 export type ToolContext = {
   config: Config;
@@ -33,6 +60,10 @@ export type ToolContext = {
   store(): Promise<Store>;
   /** present when the client declared the sampling capability */
   sample?: (request: SamplingRequest, signal: AbortSignal) => Promise<SamplingResult>;
+  /** the client declared sampling.tools: sample may carry tools, tool_use and tool_result */
+  sampleTools: boolean;
+  /** the session's own tools, to list and to call as a client would */
+  tools: SessionTools;
   /** this call's span when telemetry is on: `ctx.span?.child(name, attributes)` for work inside the call */
   span?: SpanHandle;
 };
