@@ -23,6 +23,7 @@ import { prompts } from "./prompts/index.ts";
 import { resources, resourceTemplates } from "./resources/index.ts";
 import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
 import { defaultDatabasePath, openStore, parseStorageUrl } from "./store/open.ts";
+import { exchangeSummary } from "./sessions/exchange.ts";
 import type { Store } from "./store/port.ts";
 import type { Telemetry } from "./telemetry/port.ts";
 import { describeTelemetry, telemetrySettings } from "./telemetry/settings.ts";
@@ -424,6 +425,7 @@ const conversations = defineCommand({
       if (conversation.system_prompt) out(`system: ${conversation.system_prompt}`);
       for (const t of turns) {
         out(`\n[${t.seq}] user (${t.created_at}):\n${t.user}`);
+        if (t.exchange) out(`[${t.seq}] ${exchangeSummary(t.exchange)}`);
         if (t.status === "done") out(`[${t.seq}] assistant (${t.model}, ${t.output_tokens} tokens):\n${t.assistant}`);
         else out(`[${t.seq}] ${t.status}${t.error ? `: ${t.error}` : ""}`);
       }

@@ -137,3 +137,26 @@ test.each([
     delete process.env[env(urlKey)];
   }
 });
+
+test("conversations show prints the tools Claude used in a turn", async () => {
+  const db = join(dir.path, "tools-show.db");
+  const { sqliteStore } = await import("../src/store/sqlite.ts");
+  const store = sqliteStore(db);
+  await store.createConversation({ id: "conv_tools", title: "t", system_prompt: null, model: "m" });
+  const seq = await store.beginTurn("conv_tools", "what is in a.txt?", "m");
+  const exchange = JSON.stringify([
+    { role: "assistant", content: [{ type: "tool_use", id: "tu_1", name: "read_file", input: { path: "a.txt" } }] },
+    { role: "user", content: [{ type: "tool_result", tool_use_id: "tu_1", content: "hello" }] },
+  ]);
+  await store.finishTurn("conv_tools", seq, { ok: true, assistant: "It says hello.", model: "m", stop_reason: "end_turn", input_tokens: 1, output_tokens: 1, exchange });
+  store.close();
+  process.env.TELEMETRYFLOW_MCP_STORAGE__URL = `sqlite:${db}`;
+  try {
+    const r = await runCaptured(["conversations", "show", "conv_tools"]);
+    expect(r.code).toBe(0);
+    expect(r.printed).toContain('[1] [Tools used: read_file {"path":"a.txt"}]');
+    expect(r.printed).toContain("It says hello.");
+  } finally {
+    process.env.TELEMETRYFLOW_MCP_STORAGE__URL = "memory:";
+  }
+});
