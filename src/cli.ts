@@ -22,7 +22,7 @@ import { hardenProcess } from "./process/harden.ts";
 import { prompts } from "./prompts/index.ts";
 import { resources, resourceTemplates } from "./resources/index.ts";
 import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
-import { defaultDatabasePath, openStore, parseStorageUrl } from "./store/open.ts";
+import { defaultDatabasePath, openConfiguredStore, storeTarget } from "./store/open.ts";
 import { exchangeSummary } from "./sessions/exchange.ts";
 import type { Store } from "./store/port.ts";
 import type { Telemetry } from "./telemetry/port.ts";
@@ -229,7 +229,7 @@ const info = defineCommand({
   async run({ args }) {
     const { config, file, origin, trusted, ignored } = await configOrExit(args.config);
     const ws = await workspaceFor(config, process.cwd());
-    const storage = parseStorageUrl(storageUrl(config), process.cwd(), defaultDatabasePath());
+    const storage = storeTarget(storageUrl(config), process.cwd(), defaultDatabasePath());
     const data = {
       name: "tfo-mcp",
       version: VERSION,
@@ -242,7 +242,7 @@ const info = defineCommand({
       roots: ws.ok ? ws.workspace.roots : [],
       roots_why: ws.ok ? ws.workspace.why : ws.error,
       claude_api_key: config.claude.api_key ? "set" : "not set",
-      storage: storage.ok ? (storage.kind === "memory" ? "memory (lost at exit)" : `sqlite ${storage.path}`) : storage.error,
+      storage: !storage.ok ? storage.error : storage.kind === "memory" ? "memory (lost at exit)" : storage.kind === "postgres" ? `postgres ${maskUrlCredentials(storage.url)}` : `sqlite ${storage.path}`,
       telemetry: telemetryInfo(config),
       config: maskSecrets(config),
       tools: offeredTools(tools, config).map((t) => t.name),
@@ -319,7 +319,7 @@ const trust = defineCommand({
 
 async function storeHasKeys(config: Config): Promise<boolean> {
   try {
-    const store = await openStore(storageUrl(config));
+    const store = await openConfiguredStore(config);
     try {
       return (await store.listKeys()).length > 0;
     } finally {
@@ -334,9 +334,10 @@ async function withStore<T>(configFile: string | undefined, fn: (store: Store) =
   const { config } = await configOrExit(configFile);
   let store: Store;
   try {
-    store = await openStore(storageUrl(config));
+    store = await openConfiguredStore(config);
   } catch (error) {
-    err(`tfo-mcp: cannot open storage (storage.url ${JSON.stringify(storageUrl(config))}): ${(error as Error).message}`);
+    const key = config.storage.backend === "postgres" ? "database.postgres_url" : "storage.url";
+    err(`tfo-mcp: cannot open storage (${key} ${JSON.stringify(maskUrlCredentials(storageUrl(config)))}): ${(error as Error).message}`);
     throw new Exit(1);
   }
   try {

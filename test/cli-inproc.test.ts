@@ -160,3 +160,21 @@ test("conversations show prints the tools Claude used in a turn", async () => {
     process.env.TELEMETRYFLOW_MCP_STORAGE__URL = "memory:";
   }
 });
+
+test("with storage.backend postgres, info names the masked database URL and a store that cannot open is reported without the password", async () => {
+  process.env.TELEMETRYFLOW_MCP_STORAGE__BACKEND = "postgres";
+  // Nothing listens on port 1: the open fails at once.
+  process.env.TELEMETRYFLOW_MCP_DATABASE__POSTGRES_URL = "postgres://tfo:hunter2-secret@127.0.0.1:1/tfo";
+  try {
+    const info = await runCaptured(["info"]);
+    expect(info.code).toBe(0);
+    expect(info.printed).toMatch(/storage: +postgres postgres:\/\/tfo:\*+@127\.0\.0\.1:1\/tfo/);
+    const list = await runCaptured(["conversations", "list"]);
+    expect(list.code).toBe(1);
+    expect(list.printed).toContain("cannot open storage (database.postgres_url");
+    for (const r of [info, list]) expect(r.printed).not.toContain("hunter2");
+  } finally {
+    delete process.env.TELEMETRYFLOW_MCP_STORAGE__BACKEND;
+    delete process.env.TELEMETRYFLOW_MCP_DATABASE__POSTGRES_URL;
+  }
+});

@@ -209,9 +209,14 @@ export function isInert(path: string): boolean {
   return (INERT_KEYS as readonly string[]).some((k) => k === path || k === `${s}.*`);
 }
 
-/** The store to open: storage.backend memory wins over a sqlite storage.url. */
+/**
+ * The store to open: storage.backend memory wins over storage.url, and storage.backend
+ * postgres opens database.postgres_url (it holds a password: mask it before showing it).
+ */
 export function storageUrl(config: Config): string {
-  return config.storage.backend === "memory" ? "memory:" : config.storage.url;
+  if (config.storage.backend === "memory") return "memory:";
+  if (config.storage.backend === "postgres") return config.database.postgres_url;
+  return config.storage.url;
 }
 
 const BACKEND_URLS = [

@@ -1,6 +1,6 @@
 // Start-up of the stdio server: config → workspace → logger → server → transport.
 // Resolves when the client goes away (stdin closes) or a signal arrives.
-import { type Config, storageUrl } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import { envSecretValues, secretValues } from "../config/describe.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { prompts } from "../prompts/index.ts";
@@ -50,7 +50,7 @@ export function sharedStore(config: Config) {
   let opened: Promise<Store> | undefined;
   return {
     open: () => {
-      opened ??= import("../store/open.ts").then((m) => m.openStore(storageUrl(config)));
+      opened ??= import("../store/open.ts").then((m) => m.openConfiguredStore(config));
       // A failed open is not kept: the next caller tries again.
       opened.catch(() => {
         opened = undefined;

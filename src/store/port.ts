@@ -1,4 +1,4 @@
-// The storage port: what the rest of the program may ask of storage. Adapters: memory, sqlite.
+// The storage port: what the rest of the program may ask of storage. Adapters: memory, sqlite, postgres.
 import type { AuditRecord, Conversation, Session, Turn, TurnOutcome } from "../sessions/records.ts";
 import type { ApiKey } from "../tenants/keys.ts";
 
