@@ -21,7 +21,8 @@ import { runKeys } from "./tenants/keys-command.ts";
 import { hardenProcess } from "./process/harden.ts";
 import { prompts } from "./prompts/index.ts";
 import { resources, resourceTemplates } from "./resources/index.ts";
-import { loggerFor, serveStdio, workspaceFor } from "./server/serve.ts";
+import { loggerFor, replicaName, serveStdio, sharedStore, workspaceFor } from "./server/serve.ts";
+import type { Activity } from "./events/port.ts";
 import { defaultDatabasePath, openConfiguredStore, storeTarget } from "./store/open.ts";
 import { exchangeSummary } from "./sessions/exchange.ts";
 import type { Store } from "./store/port.ts";
@@ -151,12 +152,36 @@ const serve = defineCommand({
       err(`tfo-mcp: ${ws.error}. Pass an existing folder with --root or workspace.roots.`);
       throw new Exit(1);
     }
+    const overHttp = config.server.transport === "http" || config.server.transport === "sse" || config.server.transport === "websocket";
+    // A shared backend that is switched on must answer now: a team that asked for PostgreSQL,
+    // NATS or ClickHouse must not run on a private file or publish into nothing.
+    const storage = sharedStore(config);
+    if (config.storage.backend === "postgres") {
+      try {
+        await storage.open();
+      } catch (error) {
+        err(`tfo-mcp: storage.backend postgres: ${(error as Error).message}`);
+        throw new Exit(1);
+      }
+    }
+    let activity: Activity | undefined;
+    try {
+      const { openActivity } = await import("./events/open.ts");
+      activity = await openActivity(config, log, storage.open, replicaName(config, overHttp));
+    } catch (error) {
+      await storage.close();
+      err(`tfo-mcp: ${(error as Error).message}`);
+      throw new Exit(1);
+    }
     // sse and websocket (the Python server's documented values) select the same http server:
     // it serves Streamable HTTP at /mcp, HTTP+SSE at /sse and WebSocket at /ws.
-    if (config.server.transport === "http" || config.server.transport === "sse" || config.server.transport === "websocket") {
+    if (overHttp) {
       const { serveHttp } = await import("./server/http.ts");
-      const http = await serveHttp(config, log, ws.workspace, telemetry);
+      // The store is closed here, after the activity sinks flushed their audit records into it.
+      const http = await serveHttp(config, log, ws.workspace, telemetry, activity, { ...storage, close: async () => {} });
       if ("error" in http) {
+        await activity?.close();
+        await storage.close();
         err(`tfo-mcp: ${http.error}`);
         throw new Exit(1);
       }
@@ -166,6 +191,9 @@ const serve = defineCommand({
         process.once("SIGTERM", resolve);
       });
       await http.stop();
+      // After the sessions ended, so their session.ended events go out too.
+      await activity?.close();
+      await storage.close();
       await telemetry?.shutdown(TELEMETRY_FLUSH_MS);
       throw new Exit(0);
     }
@@ -174,7 +202,9 @@ const serve = defineCommand({
       err("tfo-mcp: waiting for an MCP client on stdin. This command is what a client starts: add `tfo-mcp serve --root DIR` to its config (tfo-mcp install --help shows how), or try it with `npx @modelcontextprotocol/inspector tfo-mcp serve`. Ctrl-C to stop.");
     }
     process.once("SIGINT", () => log.info("Ctrl-C: stopping"));
-    const code = await serveStdio(config, log, ws.workspace, telemetry);
+    const code = await serveStdio(config, log, ws.workspace, telemetry, { storage, activity });
+    await activity?.close();
+    await storage.close();
     await telemetry?.shutdown(TELEMETRY_FLUSH_MS);
     throw new Exit(code);
   },

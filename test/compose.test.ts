@@ -68,7 +68,7 @@ describe("deploy/haproxy.cfg", () => {
     expect(cfg).toContain("stick store-response res.hdr(mcp-session-id)");
     expect(cfg).toContain("stick match req.hdr(mcp-session-id)");
     expect(cfg).toContain("option redispatch");
-    expect(cfg).toContain("option httpchk GET /healthz");
+    expect(cfg).toContain("http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost");
   });
 
   const haproxy = Bun.which("haproxy");

@@ -202,6 +202,10 @@ export const INERT_KEYS = [
   "database.postgres_min_conns",
   // Events are published in order from one buffer; there is no worker pool to size.
   "queue.queue_concurrency",
+  // Nothing measured is worth caching in Redis: an API-key lookup costs the same round trip
+  // from Redis as from PostgreSQL, and each replica already keeps keys for 2 s (README).
+  "cache.cache_enabled",
+  "cache.cache_ttl",
 ] as const;
 
 export function isInert(path: string): boolean {

@@ -1,7 +1,9 @@
 // Who may speak to the http server, decided before anything is read from the body: the
 // Host and Origin (DNS rebinding), the failed-auth throttle per peer, the key (one of
 // http.api_keys, or a tenant's from the store), and the rate limit of the principal the
-// request is authenticated to.
+// request is authenticated to. With Redis (cache.backend: redis) the throttle and the rates
+// are also shared by every replica: the local buckets answer first (and alone while Redis is
+// away), then one script checks and takes the shared ones in a single round trip.
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { ApiKey } from "../tenants/keys.ts";
@@ -10,6 +12,7 @@ import { hostAllowed, originAllowed } from "./http-gate.ts";
 import type { KeyDirectory } from "./http-keys.ts";
 import { tokenBuckets } from "./http-limits.ts";
 import { jsonError } from "./http-response.ts";
+import type { SharedBuckets, SharedVerdict } from "../shared/redis-limits.ts";
 import { type IpRange, parseIpRange } from "./ip.ts";
 
 /** `tenant`: the store's key the request came with; its name is the principal. */
@@ -19,7 +22,13 @@ export type Admission = { ok: true; principal: Principal; tenant?: ApiKey } | { 
  * Keys are required when http.api_keys has any, or the store does (revoked ones count: a
  * server whose keys were all revoked must not fall open). Otherwise a request is its peer's.
  */
-export function admission(h: Config["http"], bindHost: string, keys: KeyDirectory, log: Logger): (req: Request, socketAddress: string) => Promise<Admission> {
+export function admission(
+  h: Config["http"],
+  bindHost: string,
+  keys: KeyDirectory,
+  log: Logger,
+  shared?: SharedBuckets,
+): (req: Request, socketAddress: string) => Promise<Admission> {
   const trusted = h.trusted_proxies.map(parseIpRange).filter((r): r is IpRange => r !== undefined);
   const principalOf = keyRing(h.api_keys);
   // One set of buckets per rate: a tenant's own rate limit, or http.rate_limit.
@@ -27,6 +36,11 @@ export function admission(h: Config["http"], bindHost: string, keys: KeyDirector
   const bucketsAt = (perMinute: number) => rates.get(perMinute) ?? rates.set(perMinute, tokenBuckets(perMinute)).get(perMinute)!;
   const failures = tokenBuckets(h.max_auth_failures);
   const refuse = (status: number, message: string, headers?: Record<string, string>): Admission => ({ ok: false, response: jsonError(status, message, headers) });
+  const throttledAt = (address: string, retryAfterSeconds: number) =>
+    refuse(429, `Too many failed authentications from ${address} (http.max_auth_failures); wait before trying again`, { "Retry-After": String(retryAfterSeconds) });
+  const failuresOf = (address: string) => ({ key: `auth:${h.max_auth_failures}:${address}`, perMinute: h.max_auth_failures });
+  // Redis away mid-request: the local verdict stands (redis.ts has said so, once).
+  const sharedTake = (asks: Parameters<SharedBuckets["take"]>[0]): Promise<SharedVerdict> => shared!.take(asks).catch(() => ({ ok: true }));
 
   return async (req, socketAddress) => {
     const peer = peerAddress(socketAddress, req.headers.get("x-forwarded-for"), trusted);
@@ -37,9 +51,7 @@ export function admission(h: Config["http"], bindHost: string, keys: KeyDirector
     const origin = req.headers.get("origin");
     if (!originAllowed(origin, h.allowed_origins, bindHost)) return refuse(403, `Origin ${origin} is not allowed (http.allowed_origins)`);
     const throttled = failures.check(peer.address);
-    if (!throttled.ok) {
-      return refuse(429, `Too many failed authentications from ${peer.address} (http.max_auth_failures); wait before trying again`, { "Retry-After": String(throttled.retryAfterSeconds) });
-    }
+    if (!throttled.ok) return throttledAt(peer.address, throttled.retryAfterSeconds);
     const given = bearerToken(req.headers.get("authorization"));
     let principal = given === "" ? undefined : principalOf(given);
     let tenant: ApiKey | undefined;
@@ -55,16 +67,32 @@ export function admission(h: Config["http"], bindHost: string, keys: KeyDirector
       }
       if (required) {
         // A wrong key is a guess; a missing one guesses nothing (clients probe without one).
-        if (given !== "") failures.take(peer.address);
+        if (given !== "") {
+          failures.take(peer.address);
+          const guessed = shared?.up ? await sharedTake([{ ...failuresOf(peer.address), take: true }]) : undefined;
+          if (guessed && !guessed.ok) return throttledAt(peer.address, guessed.retryAfterSeconds);
+        }
         return refuse(401, "Missing or wrong bearer key (Authorization: Bearer <key>: one of http.api_keys, or a key from `tfo-mcp keys add`)", { "WWW-Authenticate": "Bearer" });
       }
       principal = tenant ? tenant.name : `peer:${peer.address}`;
     }
     const perMinute = tenant?.rate_limit || h.rate_limit;
-    const verdict = bucketsAt(perMinute).take(principal);
-    if (!verdict.ok) {
+    const rateRefused = (retryAfterSeconds: number) => {
       const source = tenant?.rate_limit ? `API key ${tenant.name}'s --rate-limit` : "http.rate_limit";
-      return refuse(429, `Rate limit of ${perMinute} requests per minute reached (${source})`, { "Retry-After": String(verdict.retryAfterSeconds) });
+      return refuse(429, `Rate limit of ${perMinute} requests per minute reached (${source})`, { "Retry-After": String(retryAfterSeconds) });
+    };
+    const verdict = bucketsAt(perMinute).take(principal);
+    if (!verdict.ok) return rateRefused(verdict.retryAfterSeconds);
+    if (shared?.up) {
+      // The peer's failures as every replica counted them, and the principal's rate over all of them.
+      const all = await sharedTake([
+        { ...failuresOf(peer.address), take: false },
+        { key: `rate:${perMinute}:${principal}`, perMinute, take: true },
+      ]);
+      if (!all.ok) {
+        bucketsAt(perMinute).refund(principal);
+        return all.index === 0 ? throttledAt(peer.address, all.retryAfterSeconds) : rateRefused(all.retryAfterSeconds);
+      }
     }
     if (tenant) keys.used(tenant);
     return { ok: true, principal, tenant };

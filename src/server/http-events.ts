@@ -24,6 +24,8 @@ export type SessionEvents = EventStore & {
   canResume(eventId: string): boolean;
   readonly size: number;
   readonly bytes: number;
+  /** Lets go of what is kept outside this process (Redis), when the session ends. */
+  dispose?(): void;
 };
 
 export function sessionEvents(limits: { maxEvents: number; maxBytes: number } = { maxEvents: MAX_EVENTS, maxBytes: MAX_EVENT_BYTES }): SessionEvents {

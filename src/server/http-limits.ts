@@ -11,7 +11,8 @@ const MAX_BUCKETS = 10_000;
 
 /**
  * A token bucket per id: `perMinute` tokens as a burst, refilled evenly over a minute.
- * `take` spends one; `check` only looks. 0 per minute means no limit.
+ * `take` spends one; `check` only looks; `refund` gives one back (a request this bucket let
+ * through that a limit shared with other replicas refused). 0 per minute means no limit.
  */
 export function tokenBuckets(perMinute: number, now: () => number = () => Date.now()) {
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -47,6 +48,10 @@ export function tokenBuckets(perMinute: number, now: () => number = () => Date.n
       b.tokens -= 1;
       return OK;
     },
+    refund(id: string) {
+      const b = buckets.get(id);
+      if (b) b.tokens = Math.min(perMinute, b.tokens + 1);
+    },
     check(id: string): Verdict {
       const b = perMinute > 0 ? buckets.get(id) : undefined;
       if (!b) return OK;
@@ -79,9 +84,10 @@ export function byteBudget(total: number) {
 
 /**
  * Calls in flight per principal, at most `max` each: `begin` takes `n` places at once or
- * none (a batch is admitted whole or refused whole), `end` gives one back.
+ * none (a batch is admitted whole or refused whole), `end` gives `n` (one) back. `lowered`
+ * hears of every count that went down (Redis mirrors them for the other replicas).
  */
-export function callCounts(max: number) {
+export function callCounts(max: number, lowered?: (principal: string) => void) {
   const counts = new Map<string, number>();
   return {
     begin(principal: string, n: number): boolean {
@@ -91,14 +97,16 @@ export function callCounts(max: number) {
       counts.set(principal, now + n);
       return true;
     },
-    end(principal: string) {
-      const n = (counts.get(principal) ?? 0) - 1;
+    end(principal: string, by = 1) {
+      const n = (counts.get(principal) ?? 0) - by;
       if (n <= 0) counts.delete(principal);
       else counts.set(principal, n);
+      lowered?.(principal);
     },
     of(principal: string): number {
       return counts.get(principal) ?? 0;
     },
+    principals: () => counts.keys(),
     max,
   };
 }

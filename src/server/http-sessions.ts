@@ -18,7 +18,12 @@ export type Refusal = { status: 429 | 503; message: string };
 /** A place held for a session being opened, so that concurrent initializes cannot overshoot a cap. */
 export type Place = { principal: Principal; held: boolean };
 
-export function sessionTable<T>(limits: { maxTotal: number; maxPerPrincipal: number; idleMs: number }, now: () => number = () => performance.now()) {
+/** `lowered` hears of every principal whose count went down (Redis mirrors them for the other replicas). */
+export function sessionTable<T>(
+  limits: { maxTotal: number; maxPerPrincipal: number; idleMs: number },
+  now: () => number = () => performance.now(),
+  lowered?: (principal: Principal) => void,
+) {
   const byId = new Map<string, SessionEntry<T>>();
   const held = new Map<Principal, number>();
   let total = 0;
@@ -27,6 +32,7 @@ export function sessionTable<T>(limits: { maxTotal: number; maxPerPrincipal: num
     if (n === 0) held.delete(principal);
     else held.set(principal, n);
     total += by;
+    if (by < 0) lowered?.(principal);
   };
 
   return {
@@ -86,6 +92,11 @@ export function sessionTable<T>(limits: { maxTotal: number; maxPerPrincipal: num
       for (const entry of byId.values()) if (entry.open === 0 && t - entry.lastActive >= limits.idleMs) out.push(entry);
       return out;
     },
+    /** Sessions and places held by `principal`. */
+    heldBy(principal: Principal): number {
+      return held.get(principal) ?? 0;
+    },
+    principals: () => held.keys(),
     all(): SessionEntry<T>[] {
       return [...byId.values()];
     },

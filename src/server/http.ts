@@ -4,18 +4,26 @@
 // /readyz for load balancers, and a drain on stop. The SDK's web-standard transport speaks the protocol; http-admission.ts
 // decides who may speak before any body is read; tenants/session-scope.ts what a session
 // may use (a tenant's roots, tools and conversations); this module keeps the sessions (each
-// bound to its principal, capped, expiring when idle) and the calls in flight.
+// bound to its principal, capped, expiring when idle) and the calls in flight. With
+// cache.backend redis, src/shared/ makes the limits and counts per key hold across replicas
+// and keeps each session's resumability events in Redis; while Redis is away, everything
+// here goes on with this replica's own limits.
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Server as BunServer, ServerWebSocket } from "bun";
+import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
+import type { Activity } from "../events/port.ts";
 import type { Telemetry } from "../telemetry/port.ts";
 import type { Logger } from "../log.ts";
 import { prompts } from "../prompts/index.ts";
 import { resources, resourceTemplates } from "../resources/index.ts";
 import type { ApiKey } from "../tenants/keys.ts";
 import { type ServerScope, serverSession, tenantSession } from "../tenants/session-scope.ts";
+import { connectRedis, type SharedRedis } from "../shared/redis.ts";
+import { redisSessionEvents } from "../shared/redis-events.ts";
+import { BUCKETS, COUNT_ADMIT, COUNT_WRITE, HEARTBEAT_MS, type SharedCounts, sharedBuckets, sharedCounts } from "../shared/redis-limits.ts";
 import { tools } from "../tools/index.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { connectServer } from "./connect.ts";
@@ -28,16 +36,18 @@ import { keyDirectory } from "./http-keys.ts";
 import { MAX_EVENT_BYTES, MAX_EVENTS, type SessionEvents, sessionEvents } from "./http-events.ts";
 import { byteBudget, callCounts } from "./http-limits.ts";
 import { jsonError, watchResponse } from "./http-response.ts";
-import { type Place, type SessionEntry, sessionTable } from "./http-sessions.ts";
+import { type Place, type Refusal, type SessionEntry, sessionTable } from "./http-sessions.ts";
 import { clientMessages, MESSAGES_PATH, SSE_PATH, type SseTransport, sseTransport } from "./http-sse.ts";
 import { asksForMcp, WS_PATH, WS_SUBPROTOCOL, type WsTransport, wsTransport } from "./http-ws.ts";
-import { sharedStore } from "./serve.ts";
+import { type SharedStore, sharedStore } from "./serve.ts";
 
 export const MCP_PATH = "/mcp";
 
 export type HttpServer = { url: string; stop(): Promise<void> };
 
 type Kind = "streamable" | "sse" | "websocket";
+/** The transport name on activity events, by how the session connected. */
+const TRANSPORT_OF: Record<Kind, string> = { streamable: "http", sse: "sse", websocket: "websocket" };
 type Live = {
   kind: Kind;
   transport: Transport & { sessionId?: string };
@@ -70,10 +80,17 @@ const READY_PROBE_MS = 2000;
 const CALLS_RETRY_AFTER = "1";
 const shuttingDown = () => jsonError(503, "The server is shutting down; connect again in a moment", { Connection: "close", "Retry-After": "5" });
 
-export async function serveHttp(config: Config, log: Logger, workspace: Workspace, telemetry?: Telemetry): Promise<HttpServer | { error: string }> {
+/** `storage`: the process's store if the caller opened it already; `stop` closes it. */
+export async function serveHttp(
+  config: Config,
+  log: Logger,
+  workspace: Workspace,
+  telemetry?: Telemetry,
+  activity?: Activity,
+  storage: SharedStore = sharedStore(config),
+): Promise<HttpServer | { error: string }> {
   const { host, port } = config.server;
   const h = config.http;
-  const storage = sharedStore(config);
   const keys = keyDirectory(storage.open, log);
   const storeKeys = await keys.anyKeys().catch(() => false);
   // Keys from the store protect an exposed server as http.api_keys do: every request then needs one.
@@ -82,13 +99,27 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     await storage.close();
     return { error: exposed };
   }
-  const admit = admission(h, host, keys, log);
+  let redis: SharedRedis | undefined;
+  if (config.cache.backend === "redis") {
+    const connected = await connectRedis({ url: config.cache.redis_url, log, scripts: [BUCKETS, COUNT_ADMIT, COUNT_WRITE] });
+    if (!connected.ok) {
+      await storage.close();
+      return { error: `cache.backend is redis, but ${connected.error}: start Redis, correct cache.redis_url, or set cache.backend: memory` };
+    }
+    redis = connected.redis;
+  }
+  const admit = admission(h, host, keys, log, redis && sharedBuckets(redis));
   const own: ServerScope = { config, workspace, tools, log, openStore: storage.open, telemetry };
   const bodyLimits = { maxBytes: h.max_body_bytes, timeoutMs: h.body_timeout * 1000, budget: byteBudget(4 * h.max_body_bytes) };
-  const sessions = sessionTable<Live>({ maxTotal: h.max_sessions, maxPerPrincipal: h.max_sessions_per_key, idleMs: h.session_idle_timeout * 1000 });
+  // Set right after the server listens (the replica id may hold its port), before any request.
+  let sharedSessions: SharedCounts | undefined;
+  let sharedCalls: SharedCounts | undefined;
+  const sessions = sessionTable<Live>({ maxTotal: h.max_sessions, maxPerPrincipal: h.max_sessions_per_key, idleMs: h.session_idle_timeout * 1000 }, undefined, (p) =>
+    sharedSessions?.lowered(p),
+  );
   const endings = new Set<Promise<void>>();
   const openCalls = new Set<Pending>();
-  const callsPerKey = callCounts(h.max_concurrent_calls_per_key);
+  const callsPerKey = callCounts(h.max_concurrent_calls_per_key, (p) => sharedCalls?.lowered(p));
   const collector = collectWhenQuiet();
   let inFlight = 0;
   let draining = false;
@@ -100,15 +131,16 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     if (!entry) return;
     for (const id of [...live.calls.keys()]) callEnded(live, id);
     for (const id of [...live.busy]) callAnswered(entry, id);
+    live.events?.dispose?.();
     const ending = live.end().finally(() => endings.delete(ending));
     endings.add(ending);
     collector.soon();
     log.info("http session closed", { session: id, principal: entry.principal, why: live.why, sessions: sessions.size });
   }
 
-  async function serverFor(place: Place, tenant: ApiKey | undefined) {
+  async function serverFor(place: Place, tenant: ApiKey | undefined, kind: Kind) {
     const scope = tenant ? await tenantSession(own, tenant) : serverSession(own, place.principal);
-    return createServer({ ...scope, resources, resourceTemplates, prompts });
+    return createServer({ ...scope, resources, resourceTemplates, prompts, activity, tenant: tenant?.name ?? null, transport: TRANSPORT_OF[kind] });
   }
 
   /** A call over SSE or WebSocket began: it counts as in flight (and its session busy) until answered. */
@@ -132,9 +164,10 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
   /**
    * Counts the new calls among `messages` against the principal's
    * http.max_concurrent_calls_per_key, all or none; cancellations give theirs back first.
-   * The refusal names the limit when they would be one too many.
+   * The refusal names the limit when they would be one too many. This replica's count
+   * decides first; with Redis, the sum over every live replica then decides too.
    */
-  function callsAdmitted(entry: SessionEntry<Live>, messages: unknown[]): string | undefined {
+  async function callsAdmitted(entry: SessionEntry<Live>, messages: unknown[]): Promise<string | undefined> {
     const fresh = new Set<string | number>();
     for (const m of messages as { id?: unknown; method?: unknown; params?: { requestId?: unknown } }[]) {
       if (m?.method === "notifications/cancelled") {
@@ -142,11 +175,42 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
         if (typeof id === "string" || typeof id === "number") callAnswered(entry, id);
       } else if (typeof m?.method === "string" && (typeof m.id === "string" || typeof m.id === "number") && !entry.value.busy.has(m.id)) fresh.add(m.id);
     }
-    if (!callsPerKey.begin(entry.principal, fresh.size)) {
-      return `${entry.principal} already has ${callsPerKey.of(entry.principal)} calls in flight (http.max_concurrent_calls_per_key: ${callsPerKey.max}): wait for one to finish`;
+    const { principal } = entry;
+    if (!callsPerKey.begin(principal, fresh.size)) {
+      return `${principal} already has ${callsPerKey.of(principal)} calls in flight (http.max_concurrent_calls_per_key: ${callsPerKey.max}): wait for one to finish`;
+    }
+    if (fresh.size > 0 && sharedCalls && redis?.up) {
+      const all = await sharedCalls.admit(principal, callsPerKey.of(principal), callsPerKey.max).catch(() => ({ ok: true as const }));
+      if (!all.ok) {
+        callsPerKey.end(principal, fresh.size);
+        return `${principal} already has ${all.others + callsPerKey.of(principal)} calls in flight across replicas (http.max_concurrent_calls_per_key: ${callsPerKey.max}): wait for one to finish`;
+      }
+      // The session ended while Redis answered: nothing will give these back.
+      if (sessions.get(entry.id, principal) !== entry) {
+        callsPerKey.end(principal, fresh.size);
+        return UNKNOWN_SESSION;
+      }
     }
     for (const id of fresh) entry.value.busy.add(id);
     return undefined;
+  }
+
+  /**
+   * Holds a place for a new session of the principal: its cap (a tenant's --max-sessions, else
+   * http.max_sessions_per_key) on this replica, then, with Redis, over every live replica.
+   */
+  async function placeFor({ principal, tenant }: Admission & { ok: true }): Promise<Place | Refusal> {
+    const own = tenant?.max_sessions ? { max: tenant.max_sessions, source: `API key ${tenant.name}'s --max-sessions` } : undefined;
+    const place = sessions.reserve(principal, own);
+    if ("status" in place || !sharedSessions || !redis?.up) return place;
+    const cap = own ?? { max: h.max_sessions_per_key, source: "http.max_sessions_per_key" };
+    const all = await sharedSessions.admit(principal, sessions.heldBy(principal), cap.max).catch(() => ({ ok: true as const }));
+    if (all.ok) return place;
+    sessions.release(place);
+    return {
+      status: 429,
+      message: `${principal} already has ${all.others + sessions.heldBy(principal)} open sessions across replicas (${cap.source}: ${cap.max}): end one (DELETE) or wait for idle ones to expire`,
+    };
   }
 
   /** A call counted by callsAdmitted ended: answered, cancelled, refused by the SDK, or its session ended. */
@@ -165,7 +229,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
 
   /** A session over a stream of our own (SSE, WebSocket): its id is ours, and it exists from the moment the stream opens. */
   async function openOwnSession(place: Place, tenant: ApiKey | undefined, kind: Kind, make: (id: string, sent: (m: JSONRPCMessage) => void) => Transport & { sessionId: string }) {
-    const { server, endSession } = await serverFor(place, tenant);
+    const { server, endSession } = await serverFor(place, tenant, kind);
     const id = crypto.randomUUID();
     const live: Live = { kind, end: endSession, why: "ended by the client", calls: new Map(), busy: new Set() } as unknown as Live;
     live.transport = make(id, (m) => {
@@ -190,12 +254,14 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
   }
 
   async function newSession(place: Place, tenant: ApiKey | undefined): Promise<Live> {
-    const { server, endSession } = await serverFor(place, tenant);
-    const events = sessionEvents();
+    const { server, endSession } = await serverFor(place, tenant, "streamable");
+    const sessionId = crypto.randomUUID();
+    // In Redis while it is up when the session opens; a session opened during an outage keeps its own.
+    const events = redis?.up ? redisSessionEvents(redis, { id: sessionId, ttlMs: h.session_idle_timeout * 1000 + 60_000 }) : sessionEvents();
     const live = { kind: "streamable", end: endSession, why: "ended by the client", calls: new Map(), busy: new Set(), events } as unknown as Live;
     let entry: SessionEntry<Live> | undefined;
     const streamable = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => crypto.randomUUID(),
+      sessionIdGenerator: () => sessionId,
       // Kept with the session and dropped with it: a client whose stream was cut resumes with Last-Event-ID.
       eventStore: events,
       onsessioninitialized: (id) => {
@@ -227,6 +293,8 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     Math.min(Math.max((h.session_idle_timeout * 1000) / 4, 100), 15_000),
   );
 
+  const sharedState = () => (redis ? { redis: redis.up ? "connected: limits shared across replicas" : "unreachable: this replica limits on its own until it returns" } : {});
+
   async function readiness(): Promise<Response> {
     if (draining) return Response.json({ status: "draining" }, { status: 503 });
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -236,10 +304,11 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
         timer = setTimeout(() => reject(new Error(`no answer within ${READY_PROBE_MS} ms`)), READY_PROBE_MS);
       });
       await Promise.race([probe, late]);
-      return Response.json({ status: "ready" });
+      // Redis away is no reason to send traffic elsewhere: every replica then limits on its own.
+      return Response.json({ status: "ready", ...sharedState() });
     } catch (error) {
       log.warn("readyz: storage unreachable", { error: (error as Error).message });
-      return Response.json({ status: "unavailable", reason: "storage unreachable" }, { status: 503 });
+      return Response.json({ status: "unavailable", reason: "storage unreachable", ...sharedState() }, { status: 503 });
     } finally {
       clearTimeout(timer);
     }
@@ -273,7 +342,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
         if (!read.ok) return read.response;
         parsedBody = read.body;
         held.calls = requestIds(parsedBody);
-        const refused = callsAdmitted(entry, Array.isArray(parsedBody) ? parsedBody : [parsedBody]);
+        const refused = await callsAdmitted(entry, Array.isArray(parsedBody) ? parsedBody : [parsedBody]);
         if (refused) {
           held.calls = [];
           return jsonError(429, refused, { "Retry-After": CALLS_RETRY_AFTER });
@@ -299,7 +368,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     // before a Server is built for it.
     const first = Array.isArray(read.body) ? read.body[0] : read.body;
     if ((first as { method?: unknown } | null)?.method !== "initialize") return jsonError(400, "No mcp-session-id: send initialize first to open a session");
-    const place = sessions.reserve(principal, tenant?.max_sessions ? { max: tenant.max_sessions, source: `API key ${tenant.name}'s --max-sessions` } : undefined);
+    const place = await placeFor({ ok: true, principal, tenant });
     if ("status" in place) return jsonError(place.status, place.message);
     try {
       const live = await newSession(place, tenant);
@@ -320,12 +389,9 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     }
   }
 
-  const placeFor = ({ principal, tenant }: Admission & { ok: true }) =>
-    sessions.reserve(principal, tenant?.max_sessions ? { max: tenant.max_sessions, source: `API key ${tenant.name}'s --max-sessions` } : undefined);
-
   /** GET /sse: a 2024-11-05 session, open as long as its event stream. */
   async function sse(admitted: Admission & { ok: true }): Promise<Response> {
-    const place = placeFor(admitted);
+    const place = await placeFor(admitted);
     if ("status" in place) return jsonError(place.status, place.message);
     try {
       const entry = await openOwnSession(place, admitted.tenant, "sse", sseTransport);
@@ -348,7 +414,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     if (!read.ok) return read.response;
     const checked = clientMessages(read.body);
     if (!checked.ok) return jsonError(400, checked.message, {}, ErrorCode.InvalidRequest);
-    const refused = callsAdmitted(entry, checked.messages);
+    const refused = await callsAdmitted(entry, checked.messages);
     if (refused) return jsonError(429, refused, { "Retry-After": CALLS_RETRY_AFTER });
     callsBegan(entry, checked.messages);
     for (const m of checked.messages) entry.value.transport.onmessage?.(m);
@@ -356,10 +422,10 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
   }
 
   /** GET /ws: upgraded after admission, with a place held for its session. */
-  function wsUpgrade(req: Request, srv: BunServer<Socket>, admitted: Admission & { ok: true }, peer: string): Response | undefined {
+  async function wsUpgrade(req: Request, srv: BunServer<Socket>, admitted: Admission & { ok: true }, peer: string): Promise<Response | undefined> {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return jsonError(426, `${WS_PATH} speaks WebSocket (subprotocol ${WS_SUBPROTOCOL}): send an upgrade request`, { Upgrade: "websocket" });
     if (!asksForMcp(req.headers.get("sec-websocket-protocol"))) return jsonError(400, `${WS_PATH} needs the WebSocket subprotocol ${WS_SUBPROTOCOL} (Sec-WebSocket-Protocol: ${WS_SUBPROTOCOL})`);
-    const place = placeFor(admitted);
+    const place = await placeFor(admitted);
     if ("status" in place) return jsonError(place.status, place.message);
     const data: Socket = { place, tenant: admitted.tenant, url: req.url, headers: req.headers, peer, chain: Promise.resolve(), gone: false };
     if (srv.upgrade(req, { data, headers: { "Sec-WebSocket-Protocol": WS_SUBPROTOCOL } })) return undefined;
@@ -400,7 +466,7 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
       if (again.response.status === 401 || again.response.status === 403) ws.close(1008, "API key no longer valid");
       return;
     }
-    const refused = callsAdmitted(entry, checked.messages);
+    const refused = await callsAdmitted(entry, checked.messages);
     if (refused) {
       // No status line on a socket: each call gets the refusal as its answer, the rest of the frame still goes in.
       refuseCalls(ws, checked.messages, refused);
@@ -482,7 +548,23 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
     },
   });
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${http.port}${MCP_PATH}`;
-  log.info("serving on http", { url, roots: workspace.roots.join(","), auth: h.api_keys.length > 0 || storeKeys });
+  // replicaName (serve.ts) with the port bound: replicas started with --port 0 on one host must differ.
+  const replica = config.server.replica || `${hostname()}:${http.port}`;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  if (redis) {
+    const r = redis;
+    sharedCalls = sharedCounts(r, { kind: "calls", replica, local: { count: callsPerKey.of, principals: callsPerKey.principals } });
+    sharedSessions = sharedCounts(r, { kind: "sessions", replica, local: { count: sessions.heldBy, principals: sessions.principals } });
+    const beat = () => {
+      if (!r.up) return;
+      for (const counts of [sharedCalls!, sharedSessions!]) void counts.heartbeat().catch(() => {});
+    };
+    beat();
+    heartbeat = setInterval(beat, HEARTBEAT_MS);
+    // What changed while Redis was away (or all of it, if it restarted empty) is written again.
+    r.onReturn(beat);
+  }
+  log.info("serving on http", { url, roots: workspace.roots.join(","), auth: h.api_keys.length > 0 || storeKeys, ...(redis ? { redis: redis.url, replica } : {}) });
 
   return {
     url,
@@ -523,6 +605,9 @@ export async function serveHttp(config: Config, log: Logger, workspace: Workspac
       }
       await Promise.all(endings);
       await http.stop(true);
+      clearInterval(heartbeat);
+      if (redis?.up) await Promise.allSettled([sharedCalls!.leave(), sharedSessions!.leave()]);
+      redis?.close();
       await storage.close();
     },
   };

@@ -7,11 +7,12 @@ import { prompts } from "../prompts/index.ts";
 import { resources, resourceTemplates } from "../resources/index.ts";
 import { tools } from "../tools/index.ts";
 import { realpath } from "node:fs/promises";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import type { Workspace } from "../workspace/resolve.ts";
 import { realRoots, startupRoots } from "../workspace/roots.ts";
 import type { Store } from "../store/port.ts";
 import type { Telemetry } from "../telemetry/port.ts";
+import type { Activity } from "../events/port.ts";
 import { createServer } from "./create.ts";
 import { connectServer } from "./connect.ts";
 import { createStdioTransport } from "./stdio.ts";
@@ -64,12 +65,38 @@ export function sharedStore(config: Config) {
   };
 }
 
-/** Returns the exit code. */
-export async function serveStdio(config: Config, log: Logger, workspace: Workspace, telemetry?: Telemetry): Promise<number> {
-  const storage = sharedStore(config);
+export type SharedStore = ReturnType<typeof sharedStore>;
+
+/**
+ * This process's name on activity events and in Redis: server.replica, else the host name
+ * (with the configured port over http, where several may run on one host).
+ */
+export function replicaName(config: Config, overHttp: boolean, host = hostname(), pid = process.pid): string {
+  if (config.server.replica) return config.server.replica;
+  if (!overHttp) return host;
+  // Port 0 is picked by the system when it listens, after this name is needed: the pid tells such replicas apart.
+  return config.server.port === 0 ? `${host}:pid${pid}` : `${host}:${config.server.port}`;
+}
+
+/** Returns the exit code. `storage` and `activity`: opened by the caller, which checked them at start-up. */
+export async function serveStdio(config: Config, log: Logger, workspace: Workspace, telemetry?: Telemetry, opened: { storage?: SharedStore; activity?: Activity } = {}): Promise<number> {
+  const storage = opened.storage ?? sharedStore(config);
   const noWorkspace = workspace.unavailable ? { cwd: process.cwd(), home: homedir() } : undefined;
   if (workspace.unavailable) log.warn(workspace.unavailable);
-  const { server, endSession } = createServer({ config, workspace, log, tools, resources, resourceTemplates, prompts, openStore: storage.open, noWorkspace, telemetry });
+  const { server, endSession } = createServer({
+    config,
+    workspace,
+    log,
+    tools,
+    resources,
+    resourceTemplates,
+    prompts,
+    openStore: storage.open,
+    noWorkspace,
+    telemetry,
+    activity: opened.activity,
+    transport: "stdio",
+  });
   const transport = createStdioTransport();
   const closed = new Promise<void>((resolve) => {
     server.onclose = () => resolve();
@@ -83,7 +110,8 @@ export async function serveStdio(config: Config, log: Logger, workspace: Workspa
   log.info("serving on stdio", { roots: workspace.roots.join(","), why: workspace.why });
   await closed;
   await endSession();
-  await storage.close();
+  // A store the caller opened is the caller's to close (after its activity sinks flushed into it).
+  if (!opened.storage) await storage.close();
   log.info("stdin closed; exiting");
   return 0;
 }
