@@ -22,7 +22,7 @@ const flag = (name: string, fallback: number) => {
 const JSON_OUT = argv.includes("--json");
 const FILES = flag("files", 50_000);
 const RUNS = flag("runs", 15);
-// --only start,calls,memory,tree,telemetry,http: measure a subset while working on one figure.
+// --only start,calls,memory,tree,search,telemetry,http: measure a subset while working on one figure.
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? new Set(argv[onlyAt + 1]!.split(",")) : undefined;
 const want = (part: string) => !ONLY || ONLY.has(part);
@@ -169,19 +169,35 @@ async function memory(cmd: string[], cwd: string): Promise<{ idle: number; after
   return { idle, after10k, after100k };
 }
 
+const PER_DIR = 50;
+const treeDir = (root: string, i: number) => join(root, `d${Math.floor(i / (PER_DIR * 20))}`, `s${Math.floor(i / PER_DIR) % 20}`);
+const treeName = (i: number) => (i === Math.floor(FILES * 0.7) ? "needle-unique.md" : `f${i}.${i % 3 ? "txt" : "ts"}`);
+
 /** Deterministic tree: FILES files in folders of 50, with one file named needle-unique.md. */
 function makeTree(root: string) {
-  const perDir = 50;
   for (let i = 0; i < FILES; i++) {
-    const dir = join(root, `d${Math.floor(i / (perDir * 20))}`, `s${Math.floor(i / perDir) % 20}`);
-    if (i % perDir === 0) mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, i === Math.floor(FILES * 0.7) ? "needle-unique.md" : `f${i}.${i % 3 ? "txt" : "ts"}`), "x");
+    const dir = treeDir(root, i);
+    if (i % PER_DIR === 0) mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, treeName(i)), "x");
   }
 }
 
-function timeCommand(cmd: string[], cwd: string): Stats {
+const NEEDLE_EVERY = 500;
+/**
+ * Gives one file in NEEDLE_EVERY a few lines, two of them with "needle", names unchanged (the
+ * name search and the listing do not see it); the files it changed.
+ */
+function seedNeedles(root: string): number {
+  let seeded = 0;
+  for (let i = NEEDLE_EVERY / 2; i < FILES; i += NEEDLE_EVERY, seeded++) {
+    writeFileSync(join(treeDir(root, i), treeName(i)), `// file ${i}\nconst a = 1;\n// a needle in line 3\nconst b = 2;\nexport const needle = a + b;\n`);
+  }
+  return seeded;
+}
+
+function timeCommand(cmd: string[], cwd: string, runs = Math.max(5, Math.floor(RUNS / 2))): Stats {
   const times: number[] = [];
-  for (let i = 0; i < Math.max(5, Math.floor(RUNS / 2)); i++) {
+  for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd, stdio: ["ignore", "pipe", "ignore"] });
     times.push(performance.now() - t0);
@@ -190,9 +206,9 @@ function timeCommand(cmd: string[], cwd: string): Stats {
   return stats(times);
 }
 
-async function timeTool(s: Awaited<ReturnType<typeof session>>, name: string, args: Record<string, unknown>, check: (r: any) => void): Promise<Stats> {
+async function timeTool(s: Awaited<ReturnType<typeof session>>, name: string, args: Record<string, unknown>, check: (r: any) => void, runs = Math.max(5, Math.floor(RUNS / 2))): Promise<Stats> {
   const times: number[] = [];
-  for (let i = 0; i < Math.max(5, Math.floor(RUNS / 2)); i++) {
+  for (let i = 0; i < runs; i++) {
     const id = 100_000 + Math.floor(Math.random() * 1e9);
     const r = s.response(id);
     const t0 = performance.now();
@@ -366,12 +382,18 @@ try {
     add("idle RSS (MB)", (mem.tfo.idle / MB).toFixed(1), `sdk ${(mem.sdk.idle / MB).toFixed(1)}, bare ${(mem.bare.idle / MB).toFixed(1)}`, mem.tfo.idle / mem.sdk.idle, "≤ 1.15 × sdk", mem.tfo.idle <= mem.sdk.idle * 1.15);
     add("RSS after 100k calls vs after 10k (MB)", `${(mem.tfo.after100k / MB).toFixed(1)} vs ${(mem.tfo.after10k / MB).toFixed(1)}`, `sdk ${(mem.sdk.after100k / MB).toFixed(1)} vs ${(mem.sdk.after10k / MB).toFixed(1)}`, mem.tfo.after100k / mem.tfo.after10k, "flat (≤ 1.25)", mem.tfo.after100k <= mem.tfo.after10k * 1.25);
   }
-  if (want("tree")) {
+  const tree = join(work, "tree");
+  let treeMade = false;
+  const ensureTree = () => {
+    if (treeMade) return;
     say(`generating ${FILES} files …`);
-    const tree = join(work, "tree");
     makeTree(tree);
-    const hasRg = which("rg");
-    if (!hasRg) say("ripgrep (rg) is not on PATH: install it (apt-get install ripgrep) for the search reference");
+    treeMade = true;
+  };
+  const hasRg = which("rg");
+  if (!hasRg && (want("tree") || want("search"))) say("ripgrep (rg) is not on PATH: install it (apt-get install ripgrep) for the search reference");
+  if (want("tree")) {
+    ensureTree();
     const rg = hasRg ? timeCommand(["rg", "--files", "-g", "needle-unique.md"], tree) : undefined;
     const find = timeCommand(["find", ".", "-name", "needle-unique.md"], tree);
     const findAll = timeCommand(["find", "."], tree);
@@ -395,6 +417,40 @@ try {
     const tailSmall = await timeTool(files, "read_file", { path: "small.log", tail: 10 }, () => {});
     await files.stop();
     add("read_file tail 10 lines: 50 MB vs 1 MB file (ms)", `${tailBig.median.toFixed(2)} vs ${tailSmall.median.toFixed(2)}`, "same tail, 50× the file", tailBig.median / tailSmall.median, "≈ 1 (cost of the tail, not the file)", tailBig.median <= tailSmall.median * 2);
+  }
+  if (want("search")) {
+    ensureTree();
+    const seeded = seedNeedles(tree);
+    const s = await session(servers.tfo, tree, { TELEMETRYFLOW_MCP_WORKSPACE__MAX_RESULTS: String(FILES * 2), TELEMETRYFLOW_MCP_LOGGING__LEVEL: "warn" });
+    const filesArgs = { pattern: "*", content: "needle" };
+    const linesArgs = { ...filesArgs, show_lines: true };
+    const checkFiles = (m: any) => {
+      if (m.result?.structuredContent?.count !== seeded) throw new Error(`search_files content found ${JSON.stringify(m.result?.structuredContent ?? m.error).slice(0, 300)}`);
+    };
+    const checkLines = (m: any) => {
+      const lines = m.result?.structuredContent?.lines;
+      if (lines?.length !== seeded * 2 || m.result?.structuredContent?.lines_truncated) throw new Error(`search_files show_lines found ${JSON.stringify(m.result?.structuredContent ?? m.error).slice(0, 300)}`);
+    };
+    // Ours and rg alternate, call by call, so drift on a shared machine lands on both sides.
+    const times = { filesOurs: [] as number[], filesRg: [] as number[], linesOurs: [] as number[], linesRg: [] as number[] };
+    for (let i = 0; i < Math.max(5, RUNS); i++) {
+      times.filesOurs.push((await timeTool(s, "search_files", filesArgs, checkFiles, 1)).median);
+      if (hasRg) times.filesRg.push(timeCommand(["rg", "-l", "needle"], tree, 1).median);
+      times.linesOurs.push((await timeTool(s, "search_files", linesArgs, checkLines, 1)).median);
+      if (hasRg) times.linesRg.push(timeCommand(["rg", "-n", "needle"], tree, 1).median);
+    }
+    await s.stop();
+    const ours = { files: stats(times.filesOurs), lines: stats(times.linesOurs) };
+    const range = (x: Stats) => `${x.median.toFixed(1)} [${x.min.toFixed(1)}–${x.max.toFixed(1)}]`;
+    if (hasRg) {
+      const rgL = stats(times.filesRg);
+      const rgN = stats(times.linesRg);
+      add(`search_files content, files with a match, ${FILES} files, ${seeded} match (ms)`, range(ours.files), `rg -l ${range(rgL)}`, ours.files.median / rgL.median, "≤ 1.00 × rg -l", ours.files.median <= rgL.median);
+      add(`search_files content, show_lines, ${FILES} files, ${seeded * 2} lines (ms)`, range(ours.lines), `rg -n ${range(rgN)}`, ours.lines.median / rgN.median, "≤ 1.00 × rg -n", ours.lines.median <= rgN.median);
+    } else {
+      add(`search_files content, files with a match, ${FILES} files (ms)`, range(ours.files), "no rg", 1, "≤ 1.00 × rg -l (rg missing)", undefined);
+      add(`search_files content, show_lines, ${FILES} files (ms)`, range(ours.lines), "no rg", 1, "≤ 1.00 × rg -n (rg missing)", undefined);
+    }
   }
   if (want("telemetry")) {
     // Off and on alternate, so drift on a shared machine lands on both sides.

@@ -51,7 +51,18 @@ export type WalkOptions = {
    * 50,000-file tree costs ~7 ms, a search that visits only its matches sorts almost nothing.
    */
   select?: (parent: string, name: string, type: EntryType) => boolean;
+  /** Entries these rules skip are neither visited nor entered (a symlink is not a folder to them). */
+  rules?: RulesFor;
 };
+
+/** What leaves entries of one folder out (its .gitignore rules with those above it); handed down to its subfolders' `rules` call. */
+export type FolderRules = { skips(name: string, isDir: boolean): boolean };
+
+/**
+ * The rules for a folder, made as it is read (while it is open: `folder.path` reaches it),
+ * from its parent's rules (undefined for the walk's root) and the names it holds.
+ */
+export type RulesFor = (parent: FolderRules | undefined, rel: string, folder: FolderRef, names: readonly string[]) => FolderRules | undefined;
 
 export type WalkResult = { stopped: boolean; cancelled: boolean; unreadable: number };
 
@@ -77,7 +88,7 @@ type Entry = { name: string; type: EntryType; size: number | undefined; visit: b
  * NUL (below every character a name can hold) for "/", so a folder's contents come right
  * after it and before its next sibling ("a/x" before "a-b").
  */
-type Folder = { rel: string; depth: number; key: string; state: "waiting" | "reading" | "read"; entries?: Entry[]; read?: Promise<void> };
+type Folder = { rel: string; depth: number; key: string; state: "waiting" | "reading" | "read"; entries?: Entry[]; read?: Promise<void>; inherited?: FolderRules };
 
 const byName = (a: Entry, b: Entry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -105,11 +116,18 @@ export async function walk(root: string, opts: WalkOptions, visit: Visit): Promi
       const entries: Entry[] = [];
       const { sizeOf, includeHidden, select } = opts;
       const descend = folder.depth < opts.maxDepth;
+      const rules = opts.rules?.(
+        folder.inherited,
+        folder.rel,
+        opened,
+        dirents.map((d) => d.name),
+      );
       for (let i = 0; i < dirents.length; i++) {
         const d = dirents[i]!;
         const name = d.name;
         if (!includeHidden && name.charCodeAt(0) === 46) continue;
         const type = entryType(d);
+        if (rules?.skips(name, type === "directory")) continue;
         const wanted = !select || select(folder.rel, name, type);
         if (!wanted && !(descend && type === "directory" && !opts.skipDirs.has(name))) continue;
         entries.push({ name, type, size: wanted && sizeOf && type === "file" && !over ? sizeOf(opened, name) : undefined, visit: wanted, below: undefined });
@@ -120,7 +138,7 @@ export async function walk(root: string, opts: WalkOptions, visit: Visit): Promi
           if (entry.type !== "directory" || opts.skipDirs.has(entry.name)) continue;
           const rel = joinRelative(folder.rel, entry.name);
           if (opts.prune?.(rel, entry.name)) continue;
-          entry.below = { rel, depth: folder.depth + 1, key: folder.rel ? `${folder.key}\0${entry.name}` : entry.name, state: "waiting" };
+          entry.below = { rel, depth: folder.depth + 1, key: folder.rel ? `${folder.key}\0${entry.name}` : entry.name, state: "waiting", inherited: rules };
           waiting.push(entry.below);
         }
       }
