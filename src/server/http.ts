@@ -266,6 +266,7 @@ export async function serveHttp(
       eventStore: events,
       onsessioninitialized: (id) => {
         entry = sessions.add(id, place, live);
+        collector.soon();
         log.info("http session opened", { session: id, principal: place.principal, sessions: sessions.size });
       },
     });
