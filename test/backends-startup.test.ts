@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBinary, cleanEnv } from "./helpers/binary.ts";
-import { connectBinary } from "./helpers/client.ts";
+import { connectBinary, resourceText } from "./helpers/client.ts";
 import { natsSubscriber } from "./helpers/nats-subscriber.ts";
 import { freshDatabase } from "./helpers/postgres-db.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -52,20 +52,26 @@ describe.skipIf(!natsUrl || !pgUrl)("a stdio session with every backend on", () 
       const c = await connectBinary({ args: ["--root", dir.path], env });
       await c.client.callTool({ name: "read_file", arguments: { path: "secret.txt" } });
       await c.client.callTool({ name: "read_file", arguments: { path: "missing.txt" } });
+      const health = JSON.parse(resourceText(await c.client.readResource({ uri: "status://health" })));
+      expect(health.backends.nats).toStartWith("connected");
+      if (clickhouseUrl) expect(health.backends).toHaveProperty("clickhouse");
+      expect(health.storage.url).toStartWith("postgres://");
       await c.close();
       const mine = () => nats.messages.filter((m) => m.data.replica === `stdio-${process.pid}`);
       // Closing the client ends the process; it sends what it buffered before it exits.
       expect(await until(() => mine().some((m) => m.subject === "tfo.mcp.sessions.ended"), 10_000, 50)).toBe(true);
       const subjects = mine().map((m) => m.subject);
-      expect(subjects).toEqual(["tfo.mcp.sessions.started", "tfo.mcp.tools.called", "tfo.mcp.tools.called", "tfo.mcp.sessions.ended"]);
+      expect(subjects).toEqual(["tfo.mcp.sessions.started", "tfo.mcp.tools.called", "tfo.mcp.tools.called", "tfo.mcp.resources.read", "tfo.mcp.sessions.ended"]);
+      expect(mine()[3]!.data).toMatchObject({ scheme: "status", outcome: "ok" });
       expect(mine()[0]!.data).toMatchObject({ transport: "stdio", tenant: null, client_name: "tfo-e2e" });
       expect(mine().slice(1, 3).map((m) => m.data.outcome)).toEqual(["ok", "error"]);
       expect(JSON.stringify(mine())).not.toContain("contents-never-published");
 
-      const audit = await db.admin`SELECT name, outcome, args FROM audit ORDER BY id`;
-      expect(audit.map((r: { name: string; outcome: string }) => [r.name, r.outcome])).toEqual([
-        ["read_file", "ok"],
-        ["read_file", "error"],
+      const audit = await db.admin`SELECT kind, name, outcome, args FROM audit ORDER BY id`;
+      expect(audit.map((r: { kind: string; name: string; outcome: string }) => [r.kind, r.name, r.outcome])).toEqual([
+        ["tool", "read_file", "ok"],
+        ["tool", "read_file", "error"],
+        ["resource", "status", "ok"],
       ]);
       expect(JSON.parse(audit[0].args)).toEqual({ path: "string(10)" });
 

@@ -380,6 +380,10 @@ describe("secrets inside URLs and in error messages", () => {
     expect(secretValues(config)).toEqual(expect.arrayContaining(["gateway-pass", "tokenonly123"]));
     expect(maskUrlCredentials("https://gw.example/v1")).toBe("https://gw.example/v1");
     expect(maskUrlCredentials("not a url user:pw@x")).toBe("not a url user:pw@x");
+    // A database URL's bare user name is no secret: "postgres" must not vanish from every text.
+    const db = { ...defaults, database: { ...defaults.database, postgres_url: "postgres://postgres@db:5432/x" }, queue: { ...defaults.queue, nats_url: "nats://natstoken99@q:4222" } };
+    expect(secretValues(db)).not.toContain("postgres");
+    expect(secretValues(db)).toContain("natstoken99");
   });
   test("a malformed secret is refused without echoing it; a bad URL value is shown masked", async () => {
     let r = await load({ env: { TELEMETRYFLOW_MCP_HTTP__API_KEYS: "[tfo_live_secret_value" } });

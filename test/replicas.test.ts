@@ -73,6 +73,8 @@ describe.skipIf(missing.length > 0)("two replicas sharing PostgreSQL and Redis b
     const sent = JSON.stringify(fake.requests[before]!.body.messages);
     expect(sent).toContain("remember the word lighthouse");
     expect(sent).toContain(first.text);
+    const health = JSON.parse(resourceText(await onB.client.readResource({ uri: "status://health" })));
+    expect(health.backends.redis).toStartWith("connected");
     const read = await onB.client.readResource({ uri: `conversation://${first.id}` });
     expect(resourceText(read)).toContain("lighthouse");
     await onB.client.close();

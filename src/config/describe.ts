@@ -159,7 +159,10 @@ function urlCredential(value: string): string | undefined {
   const userinfo = userinfoOf(value)?.userinfo;
   if (!userinfo) return undefined;
   const colon = userinfo.indexOf(":");
-  const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1);
+  // Alone, the userinfo of a database URL is a user name (postgres://postgres@db): masking it
+  // would garble every text holding that word. Elsewhere (https://TOKEN@collector, nats://TOKEN@host) it is a token.
+  if (colon === -1) return /^(postgres(ql)?|rediss?|clickhouse):/i.test(value.trim()) ? undefined : userinfo;
+  const secret = userinfo.slice(colon + 1);
   return secret === "" ? undefined : secret;
 }
 

@@ -38,3 +38,13 @@ export type Activity = {
   /** One line per sink for health and `info`: "nats: connected, 0 buffered" */
   describe(): string[];
 };
+
+/** describe()'s lines ("nats: connected, 0 buffered") as a record for status://health. */
+export function activityStates(activity: Activity | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of activity?.describe() ?? []) {
+    const at = line.indexOf(": ");
+    if (at > 0) out[line.slice(0, at)] = line.slice(at + 2);
+  }
+  return out;
+}

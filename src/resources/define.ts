@@ -13,6 +13,8 @@ export type Stats = {
   sessionId?: string;
   state?: "created" | "initializing" | "ready" | "closed";
   offered?: { tools: number; resources: number; prompts: number };
+  /** the shared backends' states (NATS, ClickHouse, Redis), for status://health */
+  backends?: () => Record<string, string>;
 };
 
 export type ResourceContext = { config: Config; workspace: Workspace; stats: Stats; signal?: AbortSignal; store(): Promise<Store> };

@@ -58,6 +58,7 @@ export const health: Resource = {
       workspace: { roots: workspace.roots, why: workspace.why },
       counters: { tool_calls: stats.toolCalls, tool_errors: stats.toolErrors },
       storage,
+      ...(stats.backends ? { backends: stats.backends() } : {}),
       memory_rss_bytes: process.memoryUsage.rss(),
     };
     return { uri: "status://health", mimeType: "application/json", text: JSON.stringify(body, null, 2) };

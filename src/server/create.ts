@@ -47,6 +47,8 @@ export type ServerDeps = {
   tenant?: string | null;
   /** how the client is connected, on session events: stdio, http, sse, websocket */
   transport?: string;
+  /** the shared backends' states for status://health: { nats: "connected, …", redis: "…" } */
+  backends?: () => Record<string, string>;
 };
 
 const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
@@ -99,6 +101,7 @@ export function createServer(deps: ServerDeps) {
     sessionId,
     state: "created",
     offered: { tools: tools.length, resources: resources.length + templates.length, prompts: prompts.length },
+    backends: deps.backends,
   };
   let storeUsed = false;
   let sessionRecorded = false;

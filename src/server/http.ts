@@ -14,7 +14,7 @@ import { ErrorCode, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.
 import type { Server as BunServer, ServerWebSocket } from "bun";
 import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
-import type { Activity } from "../events/port.ts";
+import { type Activity, activityStates } from "../events/port.ts";
 import type { Telemetry } from "../telemetry/port.ts";
 import type { Logger } from "../log.ts";
 import { prompts } from "../prompts/index.ts";
@@ -140,7 +140,7 @@ export async function serveHttp(
 
   async function serverFor(place: Place, tenant: ApiKey | undefined, kind: Kind) {
     const scope = tenant ? await tenantSession(own, tenant) : serverSession(own, place.principal);
-    return createServer({ ...scope, resources, resourceTemplates, prompts, activity, tenant: tenant?.name ?? null, transport: TRANSPORT_OF[kind] });
+    return createServer({ ...scope, resources, resourceTemplates, prompts, activity, tenant: tenant?.name ?? null, transport: TRANSPORT_OF[kind], backends });
   }
 
   /** A call over SSE or WebSocket began: it counts as in flight (and its session busy) until answered. */
@@ -294,7 +294,8 @@ export async function serveHttp(
     Math.min(Math.max((h.session_idle_timeout * 1000) / 4, 100), 15_000),
   );
 
-  const sharedState = () => (redis ? { redis: redis.up ? "connected: limits shared across replicas" : "unreachable: this replica limits on its own until it returns" } : {});
+  const sharedState = (): Record<string, string> => (redis ? { redis: redis.up ? "connected: limits shared across replicas" : "unreachable: this replica limits on its own until it returns" } : {});
+  const backends = activity || config.cache.backend === "redis" ? () => ({ ...activityStates(activity), ...sharedState() }) : undefined;
 
   async function readiness(): Promise<Response> {
     if (draining) return Response.json({ status: "draining" }, { status: 503 });

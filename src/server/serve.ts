@@ -12,7 +12,7 @@ import type { Workspace } from "../workspace/resolve.ts";
 import { realRoots, startupRoots } from "../workspace/roots.ts";
 import type { Store } from "../store/port.ts";
 import type { Telemetry } from "../telemetry/port.ts";
-import type { Activity } from "../events/port.ts";
+import { type Activity, activityStates } from "../events/port.ts";
 import { createServer } from "./create.ts";
 import { connectServer } from "./connect.ts";
 import { createStdioTransport } from "./stdio.ts";
@@ -96,6 +96,7 @@ export async function serveStdio(config: Config, log: Logger, workspace: Workspa
     telemetry,
     activity: opened.activity,
     transport: "stdio",
+    backends: opened.activity ? () => activityStates(opened.activity) : undefined,
   });
   const transport = createStdioTransport();
   const closed = new Promise<void>((resolve) => {
