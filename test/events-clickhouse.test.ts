@@ -117,6 +117,39 @@ describe.skipIf(!chUrl)("activity rows in ClickHouse", () => {
     expect(await countOf(table)).toBe(2);
   });
 
+  test("a client's name ClickHouse could not read (a lone surrogate, a megabyte) is cleaned, and nothing behind it waits", async () => {
+    const table = newTable();
+    const s = await sink(table, { batchSize: 3, flushIntervalMs: 50 });
+    s.push({ type: "session.started", at: "2025-06-01T10:00:00.000Z", tenant: null, session_id: "s-2", replica: "r1", transport: "http", client_name: "evil\ud800", client_version: "x".repeat(1_000_000), protocol_version: "2025-06-18" } as PublishedEvent);
+    for (let i = 0; i < 5; i++) s.push(call(i));
+    expect(await until(() => s.state().sent === 6, 5000, 10)).toBe(true);
+    const [row] = await query<{ client_name: string; n: string }>(`SELECT client_name, length(client_version) AS n FROM ${database}.${table} WHERE type = 'session.started'`);
+    expect(row!.client_name).toBe("evil\ufffd");
+    expect(Number(row!.n)).toBeLessThanOrEqual(256 * 3);
+  });
+
+  test("a row ClickHouse refuses as unreadable is dropped and counted; the rest of its batch lands", async () => {
+    const table = newTable();
+    // A relay that spoils one row's number on its way in, as a bug or a bad value would.
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (req) => {
+        const url = new URL(req.url);
+        const body = (await req.text()).replace('"ms":13,', '"ms":"thirteen",');
+        const res = await fetch(`${chUrl}${url.pathname}${url.search}`, { method: "POST", body });
+        return new Response(await res.text(), { status: res.status });
+      },
+    });
+    cleanup.push(() => server.stop(true));
+    const s = await sink(table, { url: `http://127.0.0.1:${server.port}/${database}`, batchSize: 4, flushIntervalMs: 50 });
+    for (const i of [11, 12, 13, 14, 15, 16]) s.push(call(i));
+    expect(await until(() => s.state().sent === 5, 5000, 10)).toBe(true);
+    expect(s.state().dropped).toBe(1);
+    expect(s.state().status).toBe("connected");
+    expect((await query<{ tool: string }>(`SELECT tool FROM ${database}.${table} ORDER BY ms`)).map((r) => r.tool)).toEqual(["tool_11", "tool_12", "tool_14", "tool_15", "tool_16"]);
+  });
+
   test("calls per tool per tenant per day (the query in clickhouse-table.ts), reached by a clickhouse:// URL", async () => {
     const table = newTable();
     const { host } = new URL(chUrl!);

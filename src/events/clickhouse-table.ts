@@ -27,7 +27,21 @@ export type Row = {
 };
 
 /** Pure: an event as a row. Absent fields are '' or 0 (18.16 fills no DEFAULT from JSON). `ms` of a session's end is its length. */
+// What a client names itself is the client's to choose: a lone surrogate made ClickHouse 18.16
+// refuse the whole insert (Code 25), and a megabyte name would ride in every batch.
+const MAX_TEXT = 256;
+const clean = (text: string, max = MAX_TEXT) => {
+  const well = text.toWellFormed();
+  return well.length > max ? `${well.slice(0, max - 1)}…` : well;
+};
+
 export function rowOf(e: PublishedEvent): Row {
+  const row = rawRow(e);
+  for (const [k, value] of Object.entries(row)) if (typeof value === "string") (row as Record<string, unknown>)[k] = clean(value, k === "args" ? 4096 : MAX_TEXT);
+  return row;
+}
+
+function rawRow(e: PublishedEvent): Row {
   const row: Row = {
     day: e.at.slice(0, 10),
     ts: e.at.slice(0, 19).replace("T", " "),

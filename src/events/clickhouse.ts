@@ -62,6 +62,10 @@ export type ClickHouseOptions = {
 };
 
 /** 1 s doubled per failure up to 30 s. */
+// ClickHouse's codes for rows it cannot read (parse errors, bad UTF-8, type mismatches): the
+// row's fault, so retrying it would fail the same way forever.
+const DATA_ERROR = /Code: (6|25|26|27|38|41|53|62|69|70|72|117|130|131)\b/;
+
 export const insertRetryDelay = (attempt: number) => Math.min(1000 * 2 ** (attempt - 1), 30_000);
 
 export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
@@ -115,6 +119,7 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
   let inFlightRows = 0;
   let failures = 0;
   let sent = 0;
+  let rejected = 0;
   let stopped = false;
   let dropWarned = false;
 
@@ -131,6 +136,11 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
         failures = 0;
         return true;
       } catch (error) {
+        // Rows ClickHouse cannot read are dropped, each counted; retried, they would block every row behind them.
+        if (DATA_ERROR.test((error as Error).message)) {
+          const kept = await rowByRow(batch, timeoutMs);
+          return kept;
+        }
         queue.putBack(batch);
         if (failures++ === 0) log.warn("clickhouse: insert failed; keeping the rows and retrying", { url: where, error: reason(error), buffered: queue.size });
         // Someone dropped the table: make it again before the retry.
@@ -142,6 +152,26 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
       }
     })();
     return inFlight;
+  }
+
+  /** A batch ClickHouse refused as data: each row alone, the unreadable ones dropped and counted. */
+  async function rowByRow(batch: PublishedEvent[], timeoutMs: number): Promise<boolean> {
+    for (const e of batch) {
+      try {
+        await run(`INSERT INTO ${qualified} FORMAT JSONEachRow`, JSON.stringify(rowOf(e)), timeoutMs);
+        sent++;
+      } catch (error) {
+        if (!DATA_ERROR.test((error as Error).message)) {
+          // Not the row's fault after all (the server went away): keep the rest for the retry.
+          queue.putBack(batch.slice(batch.indexOf(e)));
+          failures++;
+          return false;
+        }
+        rejected++;
+        if (rejected === 1) log.warn("clickhouse: a row was refused as unreadable and dropped (counted in health)", { url: where, error: reason(error) });
+      }
+    }
+    return true;
   }
 
   function kick() {
@@ -194,7 +224,8 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
       name: "clickhouse",
       status: stopped ? "closed" : failures > 0 ? `retrying (${failures} failed inserts)` : "connected",
       buffered: queue.size + inFlightRows,
-      dropped: queue.dropped,
+      // Dropped: pushed out of a full buffer, or refused by ClickHouse as unreadable.
+      dropped: queue.dropped + rejected,
       sent,
     }),
   };
