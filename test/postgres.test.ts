@@ -97,7 +97,37 @@ describe.skipIf(!postgresUrl)("PostgreSQL store", () => {
     expect(error?.message).not.toContain("s3cret-pw");
   });
 
-  test("serialize holds one conversation across two replicas: the second waits in PostgreSQL until the first is done", async () => {
+  test("a turn waiting for its conversation stops waiting when cancelled, or after the bound, and never runs", async () => {
+    const db = await database();
+    const a = await opened(db);
+    const b = await postgresStore(db.url, { max: 4, lockWaitMs: 400 });
+    cleanups.push(() => b.close());
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holds = false;
+    const holding = a.serialize("c_wait", async () => {
+      holds = true;
+      await held;
+    });
+    expect(await until(() => holds)).toBe(true);
+    let ran = 0;
+    const cancel = new AbortController();
+    const cancelled = b.serialize("c_wait", async () => void ran++, cancel.signal).catch((e: Error) => e);
+    expect(await until(async () => (await waiterPids(db)).length === 1, 3000, 10)).toBe(true);
+    cancel.abort();
+    expect((await cancelled as Error).name).toBe("AbortError");
+    const started = performance.now();
+    const bounded = await b.serialize("c_wait", async () => void ran++).catch((e: Error) => e);
+    expect((bounded as Error).message).toContain("another turn of this conversation has been running for over 0 s");
+    expect(performance.now() - started).toBeLessThan(3000);
+    release();
+    await holding;
+    expect(ran).toBe(0);
+    // Nothing is left holding or waiting: the conversation is free.
+    expect(await b.serialize("c_wait", async () => "free")).toBe("free");
+  });
+
+  test("serialize holds one conversation across two replicas: the second waits for PostgreSQL's lock until the first is done", async () => {
     const db = await database();
     const [a, b] = [await opened(db), await opened(db)];
     await a.createConversation(conversation("c_shared"));
@@ -113,8 +143,7 @@ describe.skipIf(!postgresUrl)("PostgreSQL store", () => {
     const second = b.serialize("c_shared", async () => {
       events.push("b+");
     });
-    const waiting = async () => ((await db.admin`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)[0] as { n: number }).n === 1;
-    expect(await until(waiting, 3000, 10)).toBe(true);
+    expect(await until(async () => (await waiterPids(db)).length === 1, 3000, 10)).toBe(true);
     expect(events).toEqual(["a+"]);
     // Another conversation on the second replica is not held up meanwhile.
     expect(await b.serialize("c_other", async () => "free")).toBe("free");
@@ -196,7 +225,7 @@ describe.skipIf(!postgresUrl)("PostgreSQL store", () => {
       () => undefined,
       (e: Error) => e,
     );
-    const waitingPid = async () => ((await db.admin`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)[0] as { pid: number } | undefined)?.pid;
+    const waitingPid = async () => (await waiterPids(db))[0];
     const terminated: number[] = [];
     for (let drop = 1; drop <= 2; drop++) {
       let pid: number | undefined;
@@ -308,3 +337,12 @@ describe.skipIf(!postgresUrl)("PostgreSQL store", () => {
     expect(error?.message).toMatch(/^cannot connect to PostgreSQL at .*tfo_no_such_database: database "tfo_no_such_database" does not exist\. Check/);
   });
 });
+
+/**
+ * Connections asking for a conversation's lock that another holds: they poll with
+ * pg_try_advisory_lock (a blocking wait could be neither cancelled nor bounded).
+ */
+async function waiterPids(db: { admin: import("bun").SQL }): Promise<number[]> {
+  const rows = await db.admin`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_try_advisory_lock%' AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted) AND pid <> pg_backend_pid()`;
+  return rows.map((r: { pid: number }) => r.pid);
+}

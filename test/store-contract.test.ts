@@ -141,6 +141,22 @@ describe.each(adapters)("store contract: %s", (_name, open) => {
     expect(await store.counts()).toEqual({ conversations: 1, sessions: 0 });
   });
 
+  test("a NUL in a message, a reply or an error never fails the turn (PostgreSQL stores it as U+FFFD)", async () => {
+    const store = await fresh();
+    await store.createConversation({ id: "c_nul", title: "a\0b", system_prompt: "s\0", model: "m" });
+    const one = await store.beginTurn("c_nul", "user\0said", "m");
+    await store.finishTurn("c_nul", one, { ok: true, assistant: "re\0ply", model: "m", stop_reason: "end_turn", input_tokens: 1, output_tokens: 1, exchange: "[\"\0\"]" });
+    const two = await store.beginTurn("c_nul", "again", "m");
+    await store.finishTurn("c_nul", two, { ok: false, error: "bro\0ke" });
+    const turns = await store.turns("c_nul");
+    const same = (stored: string | null, given: string) => expect([given, given.replaceAll("\0", "\uFFFD")]).toContain(stored!);
+    expect(turns.map((t) => t.status)).toEqual(["done", "failed"]);
+    same(turns[0]!.user, "user\0said");
+    same(turns[0]!.assistant, "re\0ply");
+    same(turns[1]!.error, "bro\0ke");
+    same((await store.getConversation("c_nul"))!.title, "a\0b");
+  });
+
   test("turns are numbered in order, stored pending, then finished done (with the exchange) or failed", async () => {
     const store = await fresh();
     const c = await store.createConversation({ id: "c_t", title: "t", system_prompt: null, model: "m0" });

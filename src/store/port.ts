@@ -45,17 +45,25 @@ export type Store = {
   addAudit(a: AuditRecord): Promise<void>;
   /** newest first; with `tenant`, only that tenant's */
   listAudit(limit: number, tenant?: Owner): Promise<AuditRecord[]>;
-  /** runs fn alone for this key: turns of one conversation never interleave */
-  serialize<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * runs fn alone for this key: turns of one conversation never interleave. A `signal`
+   * aborted while waiting ends the wait (the call rejects, fn never runs).
+   */
+  serialize<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   close(): void;
 };
 
 /** A per-key queue: each call starts when the previous one for the same key has settled. */
 export function keyedQueue() {
   const tails = new Map<string, Promise<unknown>>();
-  return async function serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  return async function serialize<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const previous = tails.get(key) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
+    // A call cancelled while it waited must not run when its turn comes.
+    const start = () => {
+      signal?.throwIfAborted();
+      return fn();
+    };
+    const run = previous.then(start, start);
     const tail = run.catch(() => {});
     tails.set(key, tail);
     try {

@@ -78,11 +78,17 @@ export const PG_MIGRATIONS = [
 const MIGRATE_LOCK = 0x74666f6d6370n; // "tfomcp"
 const SERIALIZE_SPACE = 0x74666f6d; // "tfom"
 
+/**
+ * PostgreSQL's text cannot hold NUL (SQLite's can): a message or a reply with one would fail
+ * its turn after Claude answered. It is stored as U+FFFD, the one change made to a text.
+ */
+const text = <T extends string | null>(value: T): T => (value !== null && value.includes("\0") ? (value.replaceAll("\0", "\uFFFD") as T) : value);
+
 /** Seconds to wait for a connection: an unreachable server is an error in seconds, not a hang. */
 export const CONNECT_TIMEOUT_SECONDS = 5;
 
 /** Opens the pools and migrates; rejects with what to check when the server does not answer. */
-export async function postgresStore(url: string, options: { max?: number; connectTimeoutSeconds?: number } = {}): Promise<Store> {
+export async function postgresStore(url: string, options: { max?: number; connectTimeoutSeconds?: number; lockWaitMs?: number } = {}): Promise<Store> {
   const where = maskUrlCredentials(url);
   const { queries: queryConns, locks: lockConns } = splitConnections(options.max ?? 10);
   const connect = (max: number) =>
@@ -104,7 +110,7 @@ export async function postgresStore(url: string, options: { max?: number; connec
     await Promise.all([sql.close(), locks.close()]);
     throw error;
   }
-  return withClearErrors(store(sql, locks, where), where);
+  return withClearErrors(store(sql, locks, where, options.lockWaitMs ?? LOCK_WAIT_MS), where);
 }
 
 /** `max` connections in all: a quarter (at least one) for queries, the rest for serialize's locks. */
@@ -198,7 +204,7 @@ function withClearErrors(store: Store, where: string): Store {
   return out as Store;
 }
 
-function store(sql: SQL, locks: SQL, where: string): Store {
+function store(sql: SQL, locks: SQL, where: string, lockWaitMs: number): Store {
   const conversations = (filter: SQL.Query<unknown> | undefined, tail: SQL.Query<unknown>) =>
     sql<StoredConversation[]>`SELECT c.id, c.title, c.system_prompt, c.model, c.owner, c.created_at, c.updated_at,
       (SELECT COUNT(*)::int FROM turns t WHERE t.conversation_id = c.id) AS turns
@@ -215,7 +221,7 @@ function store(sql: SQL, locks: SQL, where: string): Store {
       const now = nowIso();
       const [row] = await sql<StoredConversation[]>`
         INSERT INTO conversations (id, title, system_prompt, model, owner, created_at, updated_at)
-        VALUES (${c.id}, ${c.title}, ${c.system_prompt}, ${c.model}, ${c.owner ?? null}, ${now}, ${now})
+        VALUES (${c.id}, ${text(c.title)}, ${text(c.system_prompt)}, ${c.model}, ${c.owner ?? null}, ${now}, ${now})
         RETURNING id, title, system_prompt, model, owner, created_at, updated_at, 0 AS turns`;
       return row!;
     },
@@ -245,17 +251,17 @@ function store(sql: SQL, locks: SQL, where: string): Store {
         if (touched.count === 0) throw new Error(`no conversation ${id}`);
         const [row] = await tx<{ seq: number }[]>`
           INSERT INTO turns (conversation_id, seq, "user", status, model, created_at)
-          SELECT ${id}, COALESCE(MAX(seq), 0) + 1, ${user}, 'pending', ${model}, ${now} FROM turns WHERE conversation_id = ${id}
+          SELECT ${id}, COALESCE(MAX(seq), 0) + 1, ${text(user)}, 'pending', ${model}, ${now} FROM turns WHERE conversation_id = ${id}
           RETURNING seq`;
         return row!.seq;
       });
     },
     async finishTurn(id, seq, outcome) {
       const change = outcome.ok
-        ? sql`UPDATE turns SET status = 'done', assistant = ${outcome.assistant}, model = ${outcome.model}, stop_reason = ${outcome.stop_reason},
-            input_tokens = ${outcome.input_tokens}, output_tokens = ${outcome.output_tokens}, exchange = ${outcome.exchange ?? null}
+        ? sql`UPDATE turns SET status = 'done', assistant = ${text(outcome.assistant)}, model = ${outcome.model}, stop_reason = ${outcome.stop_reason},
+            input_tokens = ${outcome.input_tokens}, output_tokens = ${outcome.output_tokens}, exchange = ${text(outcome.exchange ?? null)}
             WHERE conversation_id = ${id} AND seq = ${seq}`
-        : sql`UPDATE turns SET status = 'failed', error = ${outcome.error} WHERE conversation_id = ${id} AND seq = ${seq}`;
+        : sql`UPDATE turns SET status = 'failed', error = ${text(outcome.error)} WHERE conversation_id = ${id} AND seq = ${seq}`;
       // One statement, one round trip: the turn and its conversation's updated_at together.
       await sql`WITH finished AS (${change} RETURNING 1) UPDATE conversations SET updated_at = ${nowIso()} WHERE id = ${id}`;
     },
@@ -307,7 +313,7 @@ function store(sql: SQL, locks: SQL, where: string): Store {
     },
     // In this process a queue per key, so one key holds at most one connection; across
     // replicas a session-level advisory lock on that connection, held until fn settles.
-    serialize: (key, fn) => inProcess(key, () => acrossReplicas(locks, where, key, fn)),
+    serialize: (key, fn, signal) => inProcess(key, () => acrossReplicas(locks, where, key, fn, signal, lockWaitMs), signal),
     close() {
       // Queries still running finish first; nothing new starts.
       Promise.all([sql.close({ timeout: 5 }), locks.close({ timeout: 5 })]).catch(() => {});
@@ -315,10 +321,10 @@ function store(sql: SQL, locks: SQL, where: string): Store {
   };
 }
 
-async function acrossReplicas<T>(locks: SQL, where: string, key: string, fn: () => Promise<T>): Promise<T> {
+async function acrossReplicas<T>(locks: SQL, where: string, key: string, fn: () => Promise<T>, signal: AbortSignal | undefined, waitMs: number): Promise<T> {
   let c: ReservedSQL;
   try {
-    c = await lockedConnection(locks, key);
+    c = await lockedConnection(locks, key, signal, waitMs);
   } catch (error) {
     throw isConnectionError(error) ? new Error(`PostgreSQL at ${where} is unreachable (${(error as Error).message}); the call did not run, try again when the server is back`, { cause: error }) : error;
   }
@@ -333,15 +339,36 @@ async function acrossReplicas<T>(locks: SQL, where: string, key: string, fn: () 
   }
 }
 
-/** A connection of the lock pool holding the key's lock; waits while another session holds it. */
-async function lockedConnection(locks: SQL, key: string): Promise<ReservedSQL> {
+/**
+ * How long a turn waits for the one before it on another replica: a long tool-use turn may
+ * take minutes; a replica cut off mid-turn holds the lock until its connection is seen dead.
+ */
+export const LOCK_WAIT_MS = 10 * 60_000;
+
+/**
+ * A connection of the lock pool holding the key's lock. While another session holds it, it
+ * asks again (from every 50 ms up to every second) until it gets it, the caller's `signal` is
+ * aborted, or `waitMs` has passed: a blocking pg_advisory_lock could be neither cancelled nor
+ * bounded.
+ */
+async function lockedConnection(locks: SQL, key: string, signal?: AbortSignal, waitMs = LOCK_WAIT_MS): Promise<ReservedSQL> {
+  const until = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
     const c = await locks.reserve();
     try {
-      await c`SELECT pg_advisory_lock(${SERIALIZE_SPACE}, hashtext(${key}))`;
-      return c;
+      for (let pause = 50; ; pause = Math.min(1000, pause * 2)) {
+        signal?.throwIfAborted();
+        const [row] = await c`SELECT pg_try_advisory_lock(${SERIALIZE_SPACE}, hashtext(${key})) AS locked`;
+        if ((row as { locked: boolean }).locked) return c;
+        if (Date.now() >= until) {
+          throw new Error(`another turn of this conversation has been running for over ${Math.round(waitMs / 1000)} s (perhaps on a replica that stopped answering); try again later`);
+        }
+        await Bun.sleep(pause);
+      }
     } catch (error) {
-      await c.close().catch(() => {});
+      // A broken connection is not given back to the pool; a good one (cancelled, timed out) is.
+      if (isConnectionError(error)) await c.close().catch(() => {});
+      else await c.release().catch(() => {});
       // A connection the server dropped while it sat in the pool fails its first query. The
       // lock was not taken and nothing ran, so another connection may try once more.
       if (attempt >= 2 || !isConnectionError(error)) throw error;

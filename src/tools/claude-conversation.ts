@@ -185,6 +185,6 @@ export const claudeConversation = defineTool({
         ...(args.tools !== undefined ? { tools: tools.map((t) => t.name), tool_rounds: result.rounds, tool_calls: result.toolCalls, ended: result.ended } : {}),
       };
       return { text: result.text, meta, note: `conversation_id: ${conversation.id} (turn ${turn}); pass it back to continue.` };
-    });
+    }, ctx.signal);
   },
 });
