@@ -1,11 +1,15 @@
-// The .gitignore matcher (src/tools/gitignore.ts): tables of what gitignore(5) says, and git
+// The .gitignore matcher (src/workspace/gitignore.ts): tables of what gitignore(5) says, and git
 // itself as the oracle: a tree with tricky patterns (root, nested and info/exclude, negation,
 // anchors, folder-only, **, classes, escapes, bytes of UTF-8 names) where every path's verdict
-// must equal `git check-ignore --no-index`.
+// must equal `git check-ignore --no-index`. Then the files those rules are read from
+// (src/workspace/gitignore-files.ts): a walk with them keeps what `git ls-files` lists, in a
+// repository, a linked worktree and one with a separate git folder.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { compilePattern, folderMatcher, type IgnorePattern, isIgnored, lastMatch, parseGitignore } from "../src/tools/gitignore.ts";
+import { compilePattern, folderMatcher, type IgnorePattern, isIgnored, lastMatch, parseGitignore } from "../src/workspace/gitignore.ts";
+import { gitignoreRules, gitTop, ignoredAbove } from "../src/workspace/gitignore-files.ts";
+import { DEFAULT_SKIP_DIRS, joinRelative, walk } from "../src/workspace/walk.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const one = (line: string) => compilePattern(line)!;
@@ -260,5 +264,79 @@ describe.skipIf(Bun.spawnSync(["git", "--version"]).exitCode !== 0)("the same ve
     visit("");
     const gitKeeps = paths.filter(([p]) => !verdicts.get(p)!.ignored).map(([p]) => p);
     expect(kept.sort()).toEqual(gitKeeps.sort());
+  });
+});
+
+// --- the files the rules come from ---
+
+describe.skipIf(Bun.spawnSync(["git", "--version"]).exitCode !== 0)("rules read from disk: a walk keeps what git lists", () => {
+  const dir = tempDir("tfo-gitignore-files-");
+  const env = { ...process.env, HOME: dir.path, XDG_CONFIG_HOME: dir.path, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null", LC_ALL: "C" };
+  const git = (cwd: string, ...args: string[]) => {
+    const run = Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd, env });
+    if (run.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${run.stderr}`);
+    return run.stdout.toString();
+  };
+  const put = (path: string, text: string) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  };
+  const TOP = "*.log\n/top-only\n";
+  const SUB = "!keep.log\n*.tmp\n";
+  const FILES = ["a.txt", "x.log", "top-only", "excluded.txt", "sub/top-only", "sub/keep.log", "sub/drop.log", "sub/t.tmp", "sub/excluded.txt", "sub/b.txt", "sub/deep/keep.log", "sub/deep/c.log"];
+  const main = join(dir.path, "main");
+  const worktree = join(dir.path, "worktree");
+  const separate = join(dir.path, "separate");
+
+  beforeAll(() => {
+    git(dir.path, "init", "-q", main);
+    put(join(main, ".gitignore"), TOP);
+    put(join(main, "sub", ".gitignore"), SUB);
+    git(main, "add", ".gitignore", "sub/.gitignore");
+    git(main, "commit", "-q", "-m", "rules");
+    // A linked worktree: its .git is a file naming .git/worktrees/<name>, whose commondir leads back to main's .git (and its info/exclude).
+    git(main, "worktree", "add", "-q", worktree);
+    put(join(main, ".git", "info", "exclude"), "excluded.txt\n");
+    // A .git file naming a git folder elsewhere, as a submodule has.
+    git(dir.path, "init", "-q", `--separate-git-dir=${join(dir.path, "separate.git")}`, separate);
+    put(join(dir.path, "separate.git", "info", "exclude"), "excluded.txt\n");
+    put(join(separate, ".gitignore"), TOP);
+    put(join(separate, "sub", ".gitignore"), SUB);
+    for (const tree of [main, worktree, separate]) for (const f of FILES) put(join(tree, f), "x");
+  });
+  afterAll(() => dir.cleanup());
+
+  /** The files a walk of `folder` keeps with the rules read for it, relative to it. */
+  async function kept(folder: string): Promise<string[]> {
+    const files: string[] = [];
+    const rules = gitignoreRules(ignoredAbove(folder, gitTop(folder)));
+    await walk(folder, { maxDepth: Number.POSITIVE_INFINITY, includeHidden: true, skipDirs: DEFAULT_SKIP_DIRS, rules }, (parent, name, type) => {
+      if (type === "file") files.push(joinRelative(parent, name));
+    });
+    return files.sort();
+  }
+  /** What git lists in `folder` (tracked, and untracked but not ignored), relative to it. */
+  const gitKeeps = (folder: string) => git(folder, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0").filter(Boolean).sort();
+
+  test.each([
+    ["a repository, from its top", "main", ""],
+    ["a repository, from a folder inside (the rules above it hold)", "main", "sub"],
+    ["a linked worktree (info/exclude of the main repository)", "worktree", "sub"],
+    ["a separate git folder (info/exclude there)", "separate", "sub"],
+  ])("%s", async (_name, tree, sub) => {
+    const folder = join(dir.path, tree, sub);
+    expect(gitTop(folder)).toBe(join(dir.path, tree));
+    const ours = await kept(folder);
+    expect(ours).toEqual(gitKeeps(folder));
+    // Something of each kind was left out: a rule of the top, of info/exclude, of the folder's own file.
+    expect(ours).not.toContain("excluded.txt");
+    expect(ours).not.toContain(sub === "" ? "x.log" : "drop.log");
+  });
+
+  test("outside a work tree there is no top and nothing is in force above", () => {
+    const alone = join(dir.path, "alone");
+    mkdirSync(alone);
+    expect(gitTop(alone)).toBeUndefined();
+    expect(ignoredAbove(alone, undefined)).toEqual({ patterns: [], path: "" });
   });
 });

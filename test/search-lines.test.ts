@@ -4,8 +4,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { linkSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cutLine, entrySize, type FileLines, guardFor, linesOf, type MatchReport, matchFiles, requiredLiteral } from "../src/tools/content-match-worker.ts";
-import { gitTop, grepText, LINE_BUDGET, shownLines } from "../src/tools/search-files.ts";
+import { guardFor, type MatchReport, matchFiles } from "../src/tools/content-match-worker.ts";
+import { cutLine, entrySize, type FileLines, linesOf, requiredLiteral } from "../src/tools/match-lines.ts";
+import { grepText, LINE_BUDGET, shownLines } from "../src/tools/search-files.ts";
+import { gitTop } from "../src/workspace/gitignore-files.ts";
 import { binary } from "./helpers/binary.ts";
 import { connectBinary, type Connected, textOf } from "./helpers/client.ts";
 import { inProcess } from "./helpers/inproc.ts";
@@ -86,6 +88,16 @@ describe("cutLine", () => {
         expect(cut.isWellFormed()).toBe(true);
       }
     }
+  });
+});
+
+describe("entrySize: a shown line's cost, its bytes as a grep line", () => {
+  test.each([
+    ["a.ts", 12, "x"],
+    ["é.md", 1, "ü and 😀"],
+    ["deep/path/f.txt", 100_000, ""],
+  ])("%p line %p %p", (path, line, text) => {
+    expect(entrySize(path, { line, text })).toBe(Buffer.byteLength(`${path}:${line}:${text}\n`));
   });
 });
 

@@ -10,12 +10,16 @@
 // The main thread never hands over a descriptor of its own (it closes them on cancel while
 // this thread may still be running); what this thread holds is written to `held`, so the
 // caller can close it if the thread is terminated mid-search.
-import { dlopen, FFIType, type Pointer, ptr } from "bun:ffi";
-import { closeSync, constants as fsc, fstatSync, openSync, readSync } from "node:fs";
+//
+// This module is the search loop and the worker's message loop; the system calls per file
+// are in libc-files.ts, what is done with a file's text in match-lines.ts.
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { type Beneath, guards, O_DIRECTORY, O_NOCTTY, O_NONBLOCK, O_PATH } from "../workspace/beneath.ts";
+import { type Beneath, guards, O_DIRECTORY, O_PATH } from "../workspace/beneath.ts";
 import { reasonFor } from "../workspace/open-inside.ts";
 import type { Confinement } from "../workspace/resolve.ts";
+import { fastIO, type FileInfo, type FileIO, nodeIO, READ_FLAGS } from "./libc-files.ts";
+import { entrySize, type FileLines, type Line, type LineOptions, linesOf, requiredLiteral } from "./match-lines.ts";
 import { sniffBinary } from "./text.ts";
 
 /** What a search is: the folder (relative to the root that holds it), the regex, the limits and the workspace's rules. */
@@ -42,20 +46,6 @@ export type MatchJob = {
   /** set to 1 by the caller when it needs nothing more: the search ends at the next file */
   stop?: Int32Array;
 };
-
-export type LineOptions = {
-  /** lines before and after each matching line */
-  context: number;
-  /** bytes of lines (as entrySize counts them) worth sending at most; past it only counts */
-  budget: number;
-  /** a longer line is cut around its match, with a marker */
-  maxChars: number;
-};
-
-/** A line shown: its number (from 1), its text (cut when long), and whether it is only context. */
-export type Line = { line: number; text: string; context?: true };
-/** A matching file's lines: those kept (`cut` when the list stopped early), and how many of its lines match. */
-export type FileLines = { lines: Line[]; matching: number; cut?: true };
 
 /**
  * What the worker is sent: the job with its first candidates, then more candidates in order;
@@ -85,7 +75,6 @@ export type MatchReport = {
 // Progress at most every 100 ms, and a report at the end of each batch of candidates, which
 // carries that batch's matches: a search over small files costs a handful of messages.
 const REPORT_EVERY_MS = 100;
-const READ_FLAGS = O_NONBLOCK | O_NOCTTY; // O_RDONLY; a FIFO swapped in must not block the open
 const FOLDER = 0;
 const FILE = 1;
 const DIR = 2;
@@ -96,121 +85,6 @@ export async function guardFor(confine: Confinement | undefined): Promise<Beneat
   const offered = await guards();
   return confine === "openat" ? offered.openat : (offered.openat2 ?? offered.openat);
 }
-
-/** What a file is, filled in place by FileIO.stat (no object per file). */
-type FileInfo = { file: boolean; size: number; links: number };
-
-/** The system calls the read of one file takes: open by a single name, stat, read, close. */
-type FileIO = {
-  /** `name` (one component) in the folder `dirfd`, never through a symlink; -1 when it cannot be opened so, whatever the reason */
-  openName(dirfd: number, name: string): number;
-  /** false when the descriptor cannot be looked at */
-  stat(fd: number, into: FileInfo): boolean;
-  /** bytes read into `buffer` at `offset`, 0 at the end, -1 on an error */
-  read(fd: number, buffer: Buffer, offset: number, length: number): number;
-  close(fd: number): void;
-};
-
-const nodeIO: FileIO = {
-  openName: () => -1,
-  stat(fd, into) {
-    try {
-      const info = fstatSync(fd);
-      into.file = info.isFile();
-      into.size = info.size;
-      into.links = info.nlink;
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  read(fd, buffer, offset, length) {
-    try {
-      return readSync(fd, buffer, offset, length, offset);
-    } catch {
-      return -1;
-    }
-  },
-  close: (fd) => closeSync(fd),
-};
-
-// Both the same on x86_64 and aarch64, the Linux architectures Bun builds for.
-const O_CLOEXEC = 0o2000000;
-const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
-const AT_EMPTY_PATH = 0x1000;
-const STATX_WANTED = 0x1 | 0x2 | 0x4 | 0x200; // type, mode, nlink, size
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-
-/**
- * libc's openat, statx, read and close through bun:ffi, with the name, stat and data buffers
- * reused from file to file. Per file this is ~1.8 µs (a quarter) less than the guard's
- * openAt (a BigInt array and a Buffer per call) with fstatSync's Stats and readSync, all of it
- * on the thread that reads (50,000 files: ~300 ms against ~390 ms of one thread's time).
- * Opening one name, not a path, with O_NOFOLLOW, in a folder the guard opened, cannot lead
- * anywhere but into that folder: it is the step viaOpenat (beneath.ts) takes per component.
- * A symlink (ELOOP) and every other failure go back to the guard, which words them.
- */
-function libcIO(): FileIO | undefined {
-  if (process.platform !== "linux") return undefined;
-  const symbols = {
-    openat: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
-    statx: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.u32, FFIType.ptr], returns: FFIType.i32 },
-    read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-  } as const;
-  let libc: ReturnType<typeof dlopen<typeof symbols>>["symbols"] | undefined;
-  for (const name of ["libc.so.6", `libc.musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`, "libc.so"]) {
-    try {
-      libc = dlopen(name, symbols).symbols;
-      break;
-    } catch {
-      // not this libc, or one without statx (glibc < 2.28)
-    }
-  }
-  if (!libc) return undefined;
-  const { openat, statx, read, close } = libc;
-  const name = Buffer.alloc(4096);
-  const namePtr = ptr(name);
-  const empty = ptr(Buffer.alloc(1));
-  const stat = new DataView(new ArrayBuffer(256)); // struct statx
-  const statPtr = ptr(stat);
-  let data: Buffer | undefined;
-  let dataPtr = 0;
-  return {
-    openName(dirfd, text) {
-      const length = name.write(text, 0, "utf8");
-      if (length >= name.length - 1 || text === "." || text === ".." || text.includes("/")) return -1;
-      name[length] = 0;
-      return openat(dirfd, namePtr, READ_FLAGS | O_NOFOLLOW | O_CLOEXEC, 0);
-    },
-    stat(fd, into) {
-      if (statx(fd, empty, AT_EMPTY_PATH, STATX_WANTED, statPtr) !== 0) return nodeIO.stat(fd, into);
-      if ((stat.getUint32(0, true) & STATX_WANTED) !== STATX_WANTED) return nodeIO.stat(fd, into);
-      into.file = (stat.getUint16(28, true) & S_IFMT) === S_IFREG;
-      into.links = stat.getUint32(16, true);
-      into.size = Number(stat.getBigUint64(40, true));
-      return true;
-    },
-    read(fd, buffer, offset, length) {
-      if (buffer !== data) {
-        data = buffer;
-        dataPtr = ptr(buffer);
-      }
-      return Number(read(fd, (dataPtr + offset) as Pointer, length));
-    },
-    close(fd) {
-      close(fd);
-    },
-  };
-}
-
-let boundIO: FileIO | null | undefined;
-/** Bound once per thread: which libc this is cannot change under it. */
-const fastIO = (): FileIO | undefined => {
-  if (boundIO === undefined) boundIO = libcIO() ?? null;
-  return boundIO ?? undefined;
-};
 
 type Opener = { open(rel: string): number | undefined; close(): void };
 
@@ -316,167 +190,6 @@ function readForMatch(fd: number, job: MatchJob, into: { buffer: Buffer; info: F
     done += n;
   }
   return bytes.subarray(0, done);
-}
-
-/**
- * Text that every match of the pattern contains, or undefined when none is certain: the
- * longest run of plain characters outside groups, classes and optional parts. A file whose
- * bytes do not hold it cannot match, and is passed over without being decoded or searched
- * (the decode and the regex were most of the time per file once it was read).
- */
-export function requiredLiteral(source: string, flags = ""): string | undefined {
-  if (flags.includes("i") || flags.includes("u") || flags.includes("v")) return undefined;
-  let best = "";
-  let run = "";
-  let depth = 0;
-  const flush = () => {
-    if (run.length > best.length) best = run;
-    run = "";
-  };
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
-    if (c === "\\") {
-      const next = source[++i];
-      if (next === undefined) return undefined;
-      if (depth === 0 && !/[A-Za-z0-9]/.test(next)) {
-        run += next;
-        continue;
-      }
-      // Letters and digits after a backslash are classes, assertions, references or codes,
-      // some with an operand that is not text of its own: \x41, \u0041, \cA, \101, \k<name>.
-      flush();
-      const rest = source.slice(i + 1);
-      if (next === "x" && /^[0-9a-fA-F]{2}/.test(rest)) i += 2;
-      else if (next === "u" && /^[0-9a-fA-F]{4}/.test(rest)) i += 4;
-      else if (next === "c" && /^[A-Za-z]/.test(rest)) i += 1;
-      else if (/[0-9]/.test(next)) i += /^[0-9]*/.exec(rest)![0].length;
-      else if ((next === "k" && rest[0] === "<") || ((next === "p" || next === "P") && rest[0] === "{")) {
-        const close = source.indexOf(rest[0] === "<" ? ">" : "}", i + 1);
-        if (close < 0) return undefined;
-        i = close;
-      }
-    } else if (c === "[") {
-      if (source[i + 1] === "^") i++;
-      for (i++; i < source.length && source[i] !== "]"; i++) if (source[i] === "\\") i++;
-      flush();
-    } else if (c === "(") {
-      depth++;
-      flush();
-    } else if (c === ")") {
-      depth--;
-      flush();
-    } else if (c === "|") {
-      if (depth === 0) return undefined;
-    } else if (depth > 0) {
-      // inside a group: nothing is certain
-    } else if (c === "*" || c === "?") {
-      run = run.slice(0, -1);
-      flush();
-    } else if (c === "+") {
-      flush();
-    } else if (c === "{" && /^\{\d+(,\d*)?\}/.test(source.slice(i))) {
-      const end = source.indexOf("}", i);
-      if (/^\{0[,}]/.test(source.slice(i))) run = run.slice(0, -1);
-      flush();
-      i = end;
-    } else if (c === "." || c === "^" || c === "$") {
-      flush();
-    } else run += c;
-  }
-  flush();
-  // Bytes compared with a lone surrogate or U+FFFD would not be what the decoded text holds.
-  if (best === "" || !best.isWellFormed() || best.includes("\ufffd")) return undefined;
-  return best;
-}
-
-/** Where each line starts: 0, then after every "\n". */
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-/** The index of the line holding offset `at` (the last start at or before it). */
-function lineAt(starts: number[], at: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= at) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
-/**
- * A line longer than `max` characters, cut to `max` around `focus` (where its match starts),
- * with a marker for each cut side saying how much was left out there.
- */
-export function cutLine(line: string, focus: number, max: number): string {
-  if (line.length <= max) return line;
-  let start = Math.max(0, Math.min(focus - Math.floor(max / 5), line.length - max));
-  // Never half of a surrogate pair at either edge.
-  if (start > 0 && /[\udc00-\udfff]/.test(line[start]!)) start++;
-  let end = Math.min(line.length, start + max);
-  if (end < line.length && /[\ud800-\udbff]/.test(line[end - 1]!)) end--;
-  return `${start > 0 ? `[…${start} chars] ` : ""}${line.slice(start, end)}${end < line.length ? ` […${line.length - end} chars]` : ""}`;
-}
-
-/** What a shown line costs of the budget: its bytes as a grep line, `path:line:text\n`. */
-export const entrySize = (path: string, line: Line) => Buffer.byteLength(path) + Buffer.byteLength(line.text) + String(line.line).length + 3;
-
-/**
- * The lines of `text` that hold a match of `regex` (global; a match over several lines marks
- * them all), with up to `context` lines before and after each, as grep -C shows them (groups
- * that touch are merged). `keep(line)` is asked for each line in order and stops the list when
- * it says no; every matching line is counted whatever it says.
- */
-export function linesOf(text: string, regex: RegExp, options: { context: number; maxChars: number }, keep: (line: Line) => boolean = () => true): FileLines {
-  const starts = lineStarts(text);
-  // A text that ends with a newline has no line after it; an empty one has none at all.
-  const count = text === "" ? 0 : text.endsWith("\n") ? starts.length - 1 : starts.length;
-  const endOf = (i: number) => {
-    let end = i + 1 < starts.length ? starts[i + 1]! - 1 : text.length;
-    if (end > starts[i]! && text.charCodeAt(end - 1) === 13) end--;
-    return end;
-  };
-  /** matching lines in order, each with where its (first) match starts in it */
-  const hits: { index: number; focus: number }[] = [];
-  regex.lastIndex = 0;
-  for (;;) {
-    const from = regex.lastIndex;
-    const m = regex.exec(text);
-    if (!m) break;
-    const first = lineAt(starts, m.index);
-    if (first >= count) break;
-    const last = Math.min(count - 1, lineAt(starts, Math.max(m.index, m.index + m[0].length - 1)));
-    for (let i = first; i <= last; i++) {
-      if (hits.length === 0 || hits[hits.length - 1]!.index < i) hits.push({ index: i, focus: i === first ? m.index - starts[i]! : 0 });
-    }
-    // One match per line is enough: the search goes on at the next line.
-    const next = last + 1 < starts.length ? starts[last + 1]! : text.length + 1;
-    if (next > text.length || next <= from) break;
-    regex.lastIndex = next;
-  }
-  const lines: Line[] = [];
-  let stopped = false;
-  let shownUpTo = -1;
-  const show = (index: number, focus: number, context: boolean) => {
-    if (stopped) return;
-    const line: Line = { line: index + 1, text: cutLine(text.slice(starts[index]!, endOf(index)), focus, options.maxChars) };
-    if (context) line.context = true;
-    if (!keep(line)) stopped = true;
-    else lines.push(line);
-    shownUpTo = index;
-  };
-  for (let h = 0; h < hits.length && !stopped; h++) {
-    const { index, focus } = hits[h]!;
-    for (let i = Math.max(shownUpTo + 1, index - options.context); i < index; i++) show(i, 0, true);
-    show(index, focus, false);
-    const nextHit = hits[h + 1]?.index ?? Number.POSITIVE_INFINITY;
-    for (let i = index + 1; i <= Math.min(count - 1, index + options.context) && i < nextHit; i++) show(i, 0, true);
-  }
-  return stopped ? { lines, matching: hits.length, cut: true } : { lines, matching: hits.length };
 }
 
 /** One search on this thread: candidates come in order; it stops at `limit` matches (truncated when one more exists). */

@@ -6,7 +6,8 @@
 // up to `width` workers (reading and matching 50,000 small files is ~5 µs of one thread
 // each; two threads halve it) and their answers are put back in tree order here.
 import { closeSync } from "node:fs";
-import type { FileLines, MatchJob, MatchMessage, MatchReport } from "./content-match-worker.ts";
+import type { MatchJob, MatchMessage, MatchReport } from "./content-match-worker.ts";
+import type { FileLines } from "./match-lines.ts";
 
 /** `files` (with lines) holds each match's lines, in the same order; `binary` counts matching files left out as binary. */
 export type MatchOutcome = { ok: true; matches: string[]; truncated: boolean; files?: FileLines[]; binary?: number } | { ok: false; error: string };

@@ -1,6 +1,6 @@
 // .gitignore patterns → a matcher, with git's own semantics (gitignore(5), and where the
 // manual is silent git's dir.c and wildmatch.c, which the tests compare against
-// `git check-ignore`). Pure: reading the files is the caller's job.
+// `git check-ignore`). Pure: reading the files is gitignore-files.ts's job.
 //
 // Git matches bytes, not characters: `?` takes one byte of a UTF-8 name and classes compare
 // byte values. So patterns and names are compared as "byte strings" (one char per byte);
