@@ -174,6 +174,26 @@ describe("matchPool: the worker", () => {
     expect(stall).toBeLessThan(400);
   }, 20_000);
 
+  test("searches widen to more workers only while the process has fewer than its cap; each still gets one", async () => {
+    let started = 0;
+    // Up to 4 workers a search, 3 in the process.
+    const pool = matchPool(() => (started++, startMatchWorker()), 4, 3);
+    const controller = new AbortController();
+    const { paths: _p, ...slow } = job({ root: slowDir, source: SLOW });
+    const searches = [pool.begin(slow, { signal: controller.signal }), pool.begin(slow, { signal: controller.signal })];
+    // Batches while the first are busy (each file takes ~0.5 s): each search asks for more workers.
+    for (const search of searches) for (let i = 0; i < 4; i++) void search.add(slowPaths.slice(i * 2, i * 2 + 2));
+    // The first search widened to 3, the cap; the second got its one: 4, not 8.
+    expect(await until(() => pool.live() >= 4, 5000, 10)).toBe(true);
+    await Bun.sleep(100);
+    expect(pool.live()).toBe(4);
+    expect(started).toBe(4);
+    controller.abort();
+    await Promise.all(searches.map((s) => s.finish()));
+    // Their threads end with their current regex (~0.5 s): none is left for the next test.
+    expect(await until(() => pool.live() === 0, 10_000, 20)).toBe(true);
+  }, 20_000);
+
   test("an aborted signal starts no worker", async () => {
     let started = 0;
     const controller = new AbortController();

@@ -28,6 +28,11 @@ export type MatchSearch = {
 
 /** Workers a search uses at most: one per core, up to 4 (the walk and the protocol need a thread too). */
 export const defaultWidth = () => Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+/**
+ * Workers in the whole process beyond each search's first: twice the cores. Without it, 64
+ * searches at once each widened to `width` (144 threads, 462 MB measured on 2 cores).
+ */
+export const defaultCap = () => 2 * Math.max(1, navigator.hardwareConcurrency || 1);
 
 /**
  * The bundler embeds the worker only because build.ts lists it as an entrypoint, named
@@ -65,16 +70,21 @@ function closeWhenGone(worker: Worker, held: Int32Array, gone: boolean) {
  * terminated or failed is not reused; the next search starts a new one. Searches at the same
  * time each get their own workers.
  */
-export function matchPool(start: () => Worker = startMatchWorker, width = defaultWidth()) {
+export function matchPool(start: () => Worker = startMatchWorker, width = defaultWidth(), cap = defaultCap()) {
   const idle: Worker[] = [];
+  // Workers alive, busy or idle: a search widens past its first only while there is room.
+  let live = 0;
   const fresh = () => {
     const worker = start();
+    live++;
     worker.addEventListener("close", () => {
+      live--;
       const at = idle.indexOf(worker);
       if (at >= 0) idle.splice(at, 1);
     });
     return worker;
   };
+  const room = () => idle.length > 0 || live < cap;
   const release = (worker: Worker) => {
     worker.onmessage = null;
     worker.onerror = null;
@@ -198,11 +208,14 @@ export function matchPool(start: () => Worker = startMatchWorker, width = defaul
       slots.push(slot);
       return slot;
     };
-    /** The worker with the fewest batches waiting; another one while there is room and all are busy. */
+    /**
+     * The worker with the fewest batches waiting; another one while all are busy, this search
+     * has fewer than `width` and the process fewer than `cap`. Every search gets its first.
+     */
     const pick = (): Slot => {
       let best: Slot | undefined;
       for (const slot of slots) if (!slot.lastSent && !slot.done && (!best || slot.outstanding < best.outstanding)) best = slot;
-      return best && (best.outstanding === 0 || slots.length >= width) ? best : take();
+      return best && (best.outstanding === 0 || slots.length >= width || !room()) ? best : take();
     };
     const post = (slot: Slot, paths: string[], last: boolean) => {
       const message: MatchMessage = { paths: paths.join("\0"), last };
@@ -247,5 +260,5 @@ export function matchPool(start: () => Worker = startMatchWorker, width = defaul
     return begin(job, options).finish(paths);
   }
 
-  return { begin, run, idle: (): Worker | undefined => idle[0], width };
+  return { begin, run, idle: (): Worker | undefined => idle[0], width, live: () => live };
 }
