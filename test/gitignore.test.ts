@@ -5,7 +5,7 @@
 // (src/workspace/gitignore-files.ts): a walk with them keeps what `git ls-files` lists, in a
 // repository, a linked worktree and one with a separate git folder.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compilePattern, folderMatcher, type IgnorePattern, isIgnored, lastMatch, parseGitignore } from "../src/workspace/gitignore.ts";
 import { gitignoreRules, gitTop, ignoredAbove } from "../src/workspace/gitignore-files.ts";
@@ -307,9 +307,9 @@ describe.skipIf(Bun.spawnSync(["git", "--version"]).exitCode !== 0)("rules read 
   afterAll(() => dir.cleanup());
 
   /** The files a walk of `folder` keeps with the rules read for it, relative to it. */
-  async function kept(folder: string): Promise<string[]> {
+  async function kept(folder: string, within: (real: string) => boolean = () => true): Promise<string[]> {
     const files: string[] = [];
-    const rules = gitignoreRules(ignoredAbove(folder, gitTop(folder)));
+    const rules = gitignoreRules(ignoredAbove(folder, gitTop(folder), within), within);
     await walk(folder, { maxDepth: Number.POSITIVE_INFINITY, includeHidden: true, skipDirs: DEFAULT_SKIP_DIRS, rules }, (parent, name, type) => {
       if (type === "file") files.push(joinRelative(parent, name));
     });
@@ -337,6 +337,33 @@ describe.skipIf(Bun.spawnSync(["git", "--version"]).exitCode !== 0)("rules read 
     const alone = join(dir.path, "alone");
     mkdirSync(alone);
     expect(gitTop(alone)).toBeUndefined();
-    expect(ignoredAbove(alone, undefined)).toEqual({ patterns: [], path: "" });
+    expect(ignoredAbove(alone, undefined, () => true)).toEqual({ patterns: [], path: "" });
+  });
+
+  test("a .git inside the workspace that points outside it (gitdir:, a symlink) is not followed; its .gitignore files still are", async () => {
+    const inside = (root: string) => (real: string) => real === root || real.startsWith(`${root}/`);
+    // The workspace is the separate tree alone: its git folder (separate.git) lies outside it.
+    const separate = join(dir.path, "separate");
+    const confined = await kept(separate, inside(separate));
+    expect(confined).toContain("excluded.txt");
+    expect(confined).not.toContain("x.log");
+    // A planted .git symlink to a repository outside, inside a workspace folder of its own.
+    const planted = join(dir.path, "planted");
+    mkdirSync(planted);
+    symlinkSync(join(dir.path, "separate.git"), join(planted, ".git"));
+    put(join(planted, "excluded.txt"), "x");
+    expect(await kept(planted, inside(planted))).toContain("excluded.txt");
+    // Followed when the workspace holds where it points.
+    expect(await kept(planted, inside(dir.path))).not.toContain("excluded.txt");
+  });
+
+  test("a hard-linked .gitignore is not read: it could be any file of the machine", async () => {
+    const tree = join(dir.path, "hardlinked");
+    mkdirSync(tree);
+    git(tree, "init", "-q");
+    put(join(dir.path, "elsewhere.txt"), "secret-*\n");
+    linkSync(join(dir.path, "elsewhere.txt"), join(tree, ".gitignore"));
+    put(join(tree, "secret-one.txt"), "x");
+    expect(await kept(tree)).toContain("secret-one.txt");
   });
 });

@@ -181,6 +181,7 @@ async function search(folder: OpenedFolder, { args, regex, matches, excludes, wo
   const byPath = args.pattern.includes("/");
   const excluded = (path: string, name: string) => excludes.some((x) => x(path, name));
   const top = gitTop(folder.path);
+  const within = (real: string) => rootContaining(workspace.roots, real) !== undefined;
   const respect = args.respect_gitignore ?? top !== undefined;
   const lines = regex && args.show_lines ? { context: args.context_lines, budget: LINE_BUDGET, maxChars: MAX_LINE_CHARS } : undefined;
   // The worker opens the folder itself, beneath the root that holds it (never by this
@@ -229,7 +230,7 @@ async function search(folder: OpenedFolder, { args, regex, matches, excludes, wo
         signal,
         open: folder.openBelow,
         select,
-        ...(respect ? { rules: gitignoreRules(ignoredAbove(folder.path, top)) } : {}),
+        ...(respect ? { rules: gitignoreRules(ignoredAbove(folder.path, top, within), within) } : {}),
       },
       (parent, name) => {
         const rel = joinRelative(parent, name);

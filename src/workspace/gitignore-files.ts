@@ -1,7 +1,7 @@
 // The .gitignore rules of a searched folder, read from disk for the walk (the matcher itself,
 // pure, is gitignore.ts): the work tree's top, its info/exclude, the .gitignore files above
 // the folder and, as the walk goes down, each folder's own.
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { folderMatcher, folderScope, type IgnorePattern, type IgnoreScope, parseGitignore } from "./gitignore.ts";
 import { type FolderRules, joinRelative, type RulesFor } from "./walk.ts";
@@ -33,7 +33,9 @@ function readSmallFile(path: string): string | undefined {
   }
   try {
     const info = fstatSync(fd);
-    if (!info.isFile() || info.size > IGNORE_FILE_MAX) return undefined;
+    // A hard link could be any file of the machine: its lines would become patterns, and
+    // what they hide would tell its contents.
+    if (!info.isFile() || info.size > IGNORE_FILE_MAX || info.nlink > 1) return undefined;
     const bytes = Buffer.allocUnsafe(info.size);
     let done = 0;
     while (done < info.size) {
@@ -49,30 +51,49 @@ function readSmallFile(path: string): string | undefined {
   }
 }
 
-/** The patterns of info/exclude of the repository whose work tree starts at `top` (a .git file names where its git folder is). */
-function excludePatterns(top: string): IgnorePattern[] {
-  const dotGit = join(top, ".git");
+/** Whether a real path lies inside the workspace (the search passes its roots' test). */
+export type Within = (realPath: string) => boolean;
+
+const realOrNone = (path: string): string | undefined => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The patterns of info/exclude of the repository whose work tree starts at `top` (a .git file
+ * names where its git folder is). A .git inside the workspace is the workspace's to write: a
+ * planted `gitdir:` (or a symlinked .git) pointing outside it is not followed, or the files it
+ * hides would tell what some folder outside holds.
+ */
+function excludePatterns(top: string, within: Within): IgnorePattern[] {
+  const realTop = realOrNone(top);
+  if (realTop === undefined) return [];
+  const dotGit = join(realTop, ".git");
   let gitDir = dotGit;
   const pointer = readSmallFile(dotGit);
   if (pointer !== undefined) {
     const named = /^gitdir: *(.+?)\s*$/m.exec(pointer)?.[1];
     if (!named) return [];
-    gitDir = resolve(top, named);
+    gitDir = resolve(realTop, named);
     // A linked worktree keeps info/ in the main repository's git folder.
     const common = readSmallFile(join(gitDir, "commondir"))?.trim();
     if (common) gitDir = resolve(gitDir, common);
   }
-  return parseGitignore(readSmallFile(join(gitDir, "info", "exclude")) ?? "");
+  const exclude = realOrNone(join(gitDir, "info", "exclude"));
+  if (exclude === undefined || (within(realTop) && !within(exclude))) return [];
+  return parseGitignore(readSmallFile(exclude) ?? "");
 }
-
 /**
  * What is in force at the searched folder before its own .gitignore: info/exclude and the
  * .gitignore files from the top of the work tree down to its parent (they may lie outside
  * the workspace: they are part of the repository the folder is in).
  */
-export function ignoredAbove(folder: string, top: string | undefined): IgnoreScope {
+export function ignoredAbove(folder: string, top: string | undefined, within: Within): IgnoreScope {
   if (top === undefined) return { patterns: [], path: "" };
-  const patterns = excludePatterns(top);
+  const patterns = excludePatterns(top, within);
   const path = relative(top, folder).split(sep).join("/");
   let dir = top;
   let base = "";
@@ -88,12 +109,12 @@ export function ignoredAbove(folder: string, top: string | undefined): IgnoreSco
 type GitRules = FolderRules & { scope: IgnoreScope };
 
 /** The walk's rules for .gitignore: each folder's own file added to what it inherits; a folder holding a .git starts afresh. */
-export function gitignoreRules(above: IgnoreScope): RulesFor {
+export function gitignoreRules(above: IgnoreScope, within: Within): RulesFor {
   return (parent, rel, folder, names) => {
     const own = names.includes(".gitignore") ? readSmallFile(`${folder.path}/.gitignore`) : undefined;
     let scope: IgnoreScope;
     if (!parent) scope = folderScope(above.patterns, above.path, own);
-    else if (names.includes(".git")) scope = folderScope(excludePatterns(folder.path), "", own);
+    else if (names.includes(".git")) scope = folderScope(excludePatterns(folder.path, within), "", own);
     else {
       const inherited = (parent as GitRules).scope;
       const name = rel.slice(rel.lastIndexOf("/") + 1);
