@@ -10,7 +10,8 @@
 #
 # A server that cannot be installed or started is left out of DIR/env with a warning, and
 # the tests that need it say they were skipped and why. Ports: TFO_TEST_PG_PORT (55432),
-# TFO_TEST_REDIS_PORT (56379), TFO_TEST_NATS_PORT (54222), TFO_TEST_CH_PORT (58123).
+# TFO_TEST_REDIS_PORT (56379), TFO_TEST_NATS_PORT (54222), TFO_TEST_CH_PORT (58123), or the
+# next free one when something already listens there.
 set -uo pipefail
 
 cmd=${1:-}
@@ -20,11 +21,22 @@ if [ -z "$cmd" ] || [ -z "$dir" ] || { [ "$cmd" != start ] && [ "$cmd" != stop ]
   exit 2
 fi
 
-pg_port=${TFO_TEST_PG_PORT:-55432}
-redis_port=${TFO_TEST_REDIS_PORT:-56379}
-nats_port=${TFO_TEST_NATS_PORT:-54222}
-ch_port=${TFO_TEST_CH_PORT:-58123}
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+# The first port from `start` on which nothing answers, so that a server already running
+# there (another checkout's) is never mistaken for ours; its monitor port, at +4000 for NATS
+# and +877 for ClickHouse's native protocol, must be free too.
+free_port() {
+  local port=$1 offset=${2:-0}
+  while (: </dev/tcp/127.0.0.1/"$port") 2>/dev/null || { [ "$offset" -ne 0 ] && (: </dev/tcp/127.0.0.1/$((port + offset))) 2>/dev/null; }; do
+    port=$((port + 1))
+  done
+  echo "$port"
+}
+pg_port=$(free_port "${TFO_TEST_PG_PORT:-55432}")
+redis_port=$(free_port "${TFO_TEST_REDIS_PORT:-56379}")
+nats_port=$(free_port "${TFO_TEST_NATS_PORT:-54222}" 4000)
+ch_port=$(free_port "${TFO_TEST_CH_PORT:-58123}" 877)
+postgres_bin() { find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1; }
+pgbin=$(postgres_bin)
 
 stop() {
   if [ -f "$dir/pg/postmaster.pid" ] && [ -n "$pgbin" ]; then
@@ -67,7 +79,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "services: installing ${need[*]}"
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$dir/apt.log" 2>&1 ||
       echo "services: warning: could not install ${need[*]} (see $dir/apt.log)" >&2
-    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    pgbin=$(postgres_bin)
   else
     echo "services: warning: ${need[*]} missing and not root with apt-get; their tests will be skipped" >&2
   fi

@@ -4,7 +4,7 @@
 // buffer, credentials and the start-up errors. A small TCP server written here stands in
 // for a NATS server that stops answering, which a real one cannot be made to do.
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import * as v from "valibot";
 import { configSchema } from "../src/config/schema.ts";
@@ -36,7 +36,7 @@ function freePort(): number {
 }
 
 /** A nats-server of our own on `port`, ready when it sends INFO. */
-async function natsServer(port: number, args: string[] = []): Promise<{ url: string; stop(): Promise<void>; pause(): void }> {
+async function natsServer(port: number, args: string[] = []): Promise<{ url: string; stop(): Promise<void>; pause(): Promise<void> }> {
   const proc: Subprocess = Bun.spawn([NATS_SERVER, "-a", "127.0.0.1", "-p", String(port), ...args], { stdout: "ignore", stderr: "ignore" });
   const answers = async () => {
     try {
@@ -55,7 +55,13 @@ async function natsServer(port: number, args: string[] = []): Promise<{ url: str
     await proc.exited;
   };
   cleanup.push(stop);
-  return { url: `nats://127.0.0.1:${port}`, stop, pause: () => proc.kill("SIGSTOP") };
+  // SIGSTOP lands when the kernel gets to it: a loaded machine let the server answer one more PING.
+  const stopped = () => /^\d+ \(.*\) T/.test(readFileSync(`/proc/${proc.pid}/stat`, "utf8"));
+  const pause = async () => {
+    proc.kill("SIGSTOP");
+    if (!(await until(stopped, 5000, 1))) throw new Error("nats-server did not stop");
+  };
+  return { url: `nats://127.0.0.1:${port}`, stop, pause };
 }
 
 /** A gate the reconnect loop waits at, so the test decides when the publisher may come back. */
@@ -116,7 +122,7 @@ describe.skipIf(!haveServer)("a NATS server of our own", () => {
 
     // A stopped server still takes bytes into its socket but never answers the PING after
     // them: those 5 events were written and are lost with the server unless kept until its PONG.
-    server.pause();
+    await server.pause();
     for (let i = 5; i < 10; i++) activity.emit(call(i));
     for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
     await server.stop();

@@ -173,9 +173,9 @@ describe("scripts/install.sh against a local release server", () => {
   });
   // .ci/run installs shellcheck. Without it the lint is skipped, and says so: a pass would claim a check that never ran.
   const shellcheck = Bun.which("shellcheck");
-  if (!shellcheck) console.warn("shellcheck is not installed: scripts/install.sh and .ci/run are not linted (test skipped)");
-  test.skipIf(!shellcheck)("shellcheck finds nothing in install.sh and .ci/run", () => {
-    const r = sh([shellcheck!, join(root, "scripts", "install.sh"), join(root, ".ci", "run")]);
+  if (!shellcheck) console.warn("shellcheck is not installed: scripts/install.sh, scripts/services.sh and .ci/run are not linted (test skipped)");
+  test.skipIf(!shellcheck)("shellcheck finds nothing in install.sh, services.sh and .ci/run", () => {
+    const r = sh([shellcheck!, join(root, "scripts", "install.sh"), join(root, "scripts", "services.sh"), join(root, ".ci", "run")]);
     expect(r.stdout.toString() + r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
   });
