@@ -11,6 +11,7 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { Server as BunServer, ServerWebSocket } from "bun";
 import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
@@ -20,14 +21,14 @@ import type { Logger } from "../log.ts";
 import { prompts } from "../prompts/index.ts";
 import { resources, resourceTemplates } from "../resources/index.ts";
 import type { ApiKey } from "../tenants/keys.ts";
-import { type ServerScope, serverSession, tenantSession } from "../tenants/session-scope.ts";
+import { type ServerScope, type SessionScope, serverSession, tenantSession } from "../tenants/session-scope.ts";
 import { connectRedis, type SharedRedis } from "../shared/redis.ts";
 import { redisSessionEvents } from "../shared/redis-events.ts";
 import { BUCKETS, COUNT_ADMIT, COUNT_WRITE, HEARTBEAT_MS, type SharedCounts, sharedBuckets, sharedCounts } from "../shared/redis-limits.ts";
 import { tools } from "../tools/index.ts";
 import type { Workspace } from "../workspace/resolve.ts";
 import { connectServer } from "./connect.ts";
-import { createServer } from "./create.ts";
+import { createServer, type ServerDeps, serverKit } from "./create.ts";
 import { httpExposureProblem } from "./exposure.ts";
 import { collectWhenQuiet } from "./collect-when-quiet.ts";
 import { type Admission, admission } from "./http-admission.ts";
@@ -39,6 +40,7 @@ import { jsonError, watchResponse } from "./http-response.ts";
 import { type Place, type Refusal, type SessionEntry, sessionTable } from "./http-sessions.ts";
 import { clientMessages, MESSAGES_PATH, SSE_PATH, type SseTransport, sseTransport } from "./http-sse.ts";
 import { asksForMcp, WS_PATH, WS_SUBPROTOCOL, type WsTransport, wsTransport } from "./http-ws.ts";
+import { PROTOCOL_TABLES, releaseEmptyTables, STREAMABLE_TABLES } from "./sdk-internals.ts";
 import { type SharedStore, sharedStore } from "./serve.ts";
 
 export const MCP_PATH = "/mcp";
@@ -50,15 +52,18 @@ type Kind = "streamable" | "sse" | "websocket";
 const TRANSPORT_OF: Record<Kind, string> = { streamable: "http", sse: "sse", websocket: "websocket" };
 type Live = {
   kind: Kind;
+  server: Server;
   transport: Transport & { sessionId?: string };
   /** A Streamable HTTP session's transport: the one /mcp requests reach. */
   streamable?: WebStandardStreamableHTTPServerTransport;
   end: () => Promise<void>;
   why: string;
+  // The two tables below exist while they hold something: a Map or Set that has held an entry
+  // keeps ~250 B after it is emptied, and a thousand idle sessions would keep theirs.
   /** Calls in flight over a stream of our own (SSE, WebSocket), by JSON-RPC id: they end when the answer goes out. */
-  calls: Map<string | number, Pending>;
+  calls?: Map<string | number, Pending>;
   /** Calls of any transport counted against the principal's http.max_concurrent_calls_per_key, until answered. */
-  busy: Set<string | number>;
+  busy?: Set<string | number>;
   /** A Streamable HTTP session's events, for a client that resumes with Last-Event-ID. */
   events?: SessionEvents;
 };
@@ -110,6 +115,21 @@ export async function serveHttp(
   }
   const admit = admission(h, host, keys, log, redis && sharedBuckets(redis));
   const own: ServerScope = { config, workspace, tools, log, openStore: storage.open, telemetry };
+  // Shared by every session with the server's own config and tools (a tenant with its own builds its own).
+  const kit = serverKit({ config, tools, resources, resourceTemplates, prompts });
+  // A principal of the server's own (an http.api_keys key, a peer) has the same scope and deps
+  // for each of its sessions over one transport: kept while it holds any (its logger, store
+  // view and deps were ~0.8 KB a session).
+  const ownScopes = new Map<string, { scope: SessionScope; deps: Partial<Record<Kind, ServerDeps>> }>();
+  const ownDeps = (principal: string, kind: Kind): ServerDeps => {
+    let kept = ownScopes.get(principal);
+    if (!kept) ownScopes.set(principal, (kept = { scope: serverSession(own, principal), deps: {} }));
+    return (kept.deps[kind] ??= sessionDeps(kept.scope, undefined, kind));
+  };
+  /** Forgets the scopes of principals that hold no session and no place. */
+  const pruneScopes = () => {
+    for (const principal of ownScopes.keys()) if (sessions.heldBy(principal) === 0) ownScopes.delete(principal);
+  };
   const bodyLimits = { maxBytes: h.max_body_bytes, timeoutMs: h.body_timeout * 1000, budget: byteBudget(4 * h.max_body_bytes) };
   // Set right after the server listens (the replica id may hold its port), before any request.
   let sharedSessions: SharedCounts | undefined;
@@ -120,7 +140,11 @@ export async function serveHttp(
   const endings = new Set<Promise<void>>();
   const openCalls = new Set<Pending>();
   const callsPerKey = callCounts(h.max_concurrent_calls_per_key, (p) => sharedCalls?.lowered(p));
-  const collector = collectWhenQuiet();
+  // Before each collection, the sessions let go of the tables they grew and emptied (settleQuiet).
+  const collector = collectWhenQuiet(undefined, undefined, () => {
+    settleQuiet();
+    Bun.gc(true);
+  });
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | undefined;
@@ -129,27 +153,31 @@ export async function serveHttp(
   function forget(id: string | undefined, live: Live) {
     const entry = id === undefined ? undefined : sessions.remove(id);
     if (!entry) return;
-    for (const id of [...live.calls.keys()]) callEnded(live, id);
-    for (const id of [...live.busy]) callAnswered(entry, id);
+    for (const id of [...(live.calls?.keys() ?? [])]) callEnded(live, id);
+    for (const id of [...(live.busy ?? [])]) callAnswered(entry, id);
     live.events?.dispose?.();
+    if (sessions.heldBy(entry.principal) === 0) ownScopes.delete(entry.principal);
     const ending = live.end().finally(() => endings.delete(ending));
     endings.add(ending);
     collector.soon();
     log.info("http session closed", { session: id, principal: entry.principal, why: live.why, sessions: sessions.size });
   }
 
+  function sessionDeps(scope: SessionScope, tenant: ApiKey | undefined, kind: Kind): ServerDeps {
+    return { ...scope, resources, resourceTemplates, prompts, activity, tenant: tenant?.name ?? null, transport: TRANSPORT_OF[kind], backends };
+  }
+
   async function serverFor(place: Place, tenant: ApiKey | undefined, kind: Kind) {
-    const scope = tenant ? await tenantSession(own, tenant) : serverSession(own, place.principal);
-    return createServer({ ...scope, resources, resourceTemplates, prompts, activity, tenant: tenant?.name ?? null, transport: TRANSPORT_OF[kind], backends });
+    return createServer(tenant ? sessionDeps(await tenantSession(own, tenant), tenant, kind) : ownDeps(place.principal, kind), kit);
   }
 
   /** A call over SSE or WebSocket began: it counts as in flight (and its session busy) until answered. */
   function callsBegan(entry: SessionEntry<Live>, messages: JSONRPCMessage[]) {
     for (const m of messages) {
       if ("method" in m && "id" in m) {
-        if (entry.value.calls.has(m.id)) continue;
+        if (entry.value.calls?.has(m.id)) continue;
         const pending: Pending = { entry, calls: [m.id] };
-        entry.value.calls.set(m.id, pending);
+        (entry.value.calls ??= new Map()).set(m.id, pending);
         openCalls.add(pending);
         sessions.opened(entry);
         inFlight++;
@@ -173,7 +201,7 @@ export async function serveHttp(
       if (m?.method === "notifications/cancelled") {
         const id = m.params?.requestId;
         if (typeof id === "string" || typeof id === "number") callAnswered(entry, id);
-      } else if (typeof m?.method === "string" && (typeof m.id === "string" || typeof m.id === "number") && !entry.value.busy.has(m.id)) fresh.add(m.id);
+      } else if (typeof m?.method === "string" && (typeof m.id === "string" || typeof m.id === "number") && !entry.value.busy?.has(m.id)) fresh.add(m.id);
     }
     const { principal } = entry;
     if (!callsPerKey.begin(principal, fresh.size)) {
@@ -191,7 +219,10 @@ export async function serveHttp(
         return UNKNOWN_SESSION;
       }
     }
-    for (const id of fresh) entry.value.busy.add(id);
+    if (fresh.size > 0) {
+      const busy = (entry.value.busy ??= new Set());
+      for (const id of fresh) busy.add(id);
+    }
     return undefined;
   }
 
@@ -215,13 +246,13 @@ export async function serveHttp(
 
   /** A call counted by callsAdmitted ended: answered, cancelled, refused by the SDK, or its session ended. */
   function callAnswered(entry: SessionEntry<Live>, id: string | number) {
-    if (entry.value.busy.delete(id)) callsPerKey.end(entry.principal);
+    if (entry.value.busy?.delete(id)) callsPerKey.end(entry.principal);
   }
 
   function callEnded(live: Live, id: string | number) {
-    const pending = live.calls.get(id);
+    const pending = live.calls?.get(id);
     if (!pending) return;
-    live.calls.delete(id);
+    live.calls!.delete(id);
     openCalls.delete(pending);
     sessions.closed(pending.entry!);
     if (--inFlight === 0) drained?.();
@@ -231,7 +262,7 @@ export async function serveHttp(
   async function openOwnSession(place: Place, tenant: ApiKey | undefined, kind: Kind, make: (id: string, sent: (m: JSONRPCMessage) => void) => Transport & { sessionId: string }) {
     const { server, endSession } = await serverFor(place, tenant, kind);
     const id = crypto.randomUUID();
-    const live: Live = { kind, end: endSession, why: "ended by the client", calls: new Map(), busy: new Set() } as unknown as Live;
+    const live: Live = { kind, server, end: endSession, why: "ended by the client" } as unknown as Live;
     live.transport = make(id, (m) => {
       if (!isAnswer(m)) return;
       callEnded(live, m.id);
@@ -258,7 +289,7 @@ export async function serveHttp(
     const sessionId = crypto.randomUUID();
     // In Redis while it is up when the session opens; a session opened during an outage keeps its own.
     const events = redis?.up ? redisSessionEvents(redis, { id: sessionId, ttlMs: h.session_idle_timeout * 1000 + 60_000 }) : sessionEvents();
-    const live = { kind: "streamable", end: endSession, why: "ended by the client", calls: new Map(), busy: new Set(), events } as unknown as Live;
+    const live = { kind: "streamable", server, end: endSession, why: "ended by the client", events } as unknown as Live;
     let entry: SessionEntry<Live> | undefined;
     const streamable = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => sessionId,
@@ -284,12 +315,28 @@ export async function serveHttp(
     return live;
   }
 
+  /**
+   * The tables a session's requests grew and emptied again (the SDK's, our own) are let go:
+   * five of them, ~1.2 KB of an idle session. Only empty ones, so a session in the middle of
+   * a call loses nothing; when quiet, not per request, since a busy session grows them again.
+   */
+  function settleQuiet() {
+    for (const { value: live } of sessions.all()) {
+      releaseEmptyTables(live.server, PROTOCOL_TABLES);
+      if (live.streamable) releaseEmptyTables(live.streamable, STREAMABLE_TABLES);
+      if (live.calls?.size === 0) live.calls = undefined;
+      if (live.busy?.size === 0) live.busy = undefined;
+    }
+  }
+
   const sweeper = setInterval(
     () => {
       for (const entry of sessions.idle()) {
         entry.value.why = `idle for http.session_idle_timeout (${h.session_idle_timeout} s)`;
         void entry.value.transport.close();
       }
+      settleQuiet();
+      pruneScopes();
     },
     Math.min(Math.max((h.session_idle_timeout * 1000) / 4, 100), 15_000),
   );
