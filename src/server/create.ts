@@ -274,15 +274,14 @@ function sessionTools(s: Session, extra: Extra, span: SpanHandle | undefined): S
 async function callTool(s: Session, tool: Tool, rawArgs: unknown, extra: Extra, span: SpanHandle | undefined): Promise<ToolOutput> {
   await s.rootsReady;
   const { deps, server } = s;
-  const sampleTools = server.getClientCapabilities()?.sampling?.tools !== undefined;
   return runTool(tool, rawArgs, extra, {
     config: deps.config,
     workspace: s.workspace,
     log: deps.log,
     store: () => storeOf(s),
-    sample: sampler(s),
-    sampleTools,
-    tools: sessionTools(s, extra, span),
+    sample: () => sampler(s),
+    sampleTools: () => server.getClientCapabilities()?.sampling?.tools !== undefined,
+    tools: () => sessionTools(s, extra, span),
     deadlines: s.kit.deadlines,
     span,
   });

@@ -16,16 +16,17 @@ export type RunEnv = {
   workspace: Workspace;
   log: Logger;
   store: () => Promise<Store>;
-  sample: ToolContext["sample"];
-  sampleTools: boolean;
-  tools: ToolContext["tools"];
+  // Built when a tool asks (claude_conversation): most calls never do, and they are many.
+  sample: () => ToolContext["sample"];
+  sampleTools: () => boolean;
+  tools: () => ToolContext["tools"];
   deadlines: ReturnType<typeof deadlineWatch>;
   /** the call's span, when telemetry is on */
   span?: SpanHandle;
 };
 
 export async function runTool(tool: Tool, rawArgs: unknown, extra: Extra, env: RunEnv): Promise<ToolOutput> {
-  const { config, workspace, log, store, sample, deadlines } = env;
+  const { config, workspace, log, store, deadlines } = env;
   const mcp = config.mcp;
   const parsed = v.safeParse(tool.input, rawArgs ?? {});
   if (!parsed.success) return errorResult(`Invalid arguments for ${tool.name}: ${describeArgumentIssues(parsed.issues)}.`);
@@ -51,9 +52,15 @@ export async function runTool(tool: Tool, rawArgs: unknown, extra: Extra, env: R
       return signal;
     },
     store,
-    sample,
-    sampleTools: env.sampleTools,
-    tools: env.tools,
+    get sample() {
+      return env.sample();
+    },
+    get sampleTools() {
+      return env.sampleTools();
+    },
+    get tools() {
+      return env.tools();
+    },
     span: env.span,
     progress:
       token === undefined
