@@ -114,10 +114,13 @@ test("audit records: a call's name and argument shape, a read's scheme; nothing 
   expect(auditRecordOf(ended)).toBeUndefined();
 });
 
-test("the bounded queue drops the oldest when full, counts them, and takes back undelivered items at the head", () => {
-  const q = boundedQueue<number>(3);
-  for (let i = 1; i <= 5; i++) q.push(i);
-  expect([q.size, q.dropped]).toEqual([3, 2]);
+test("the bounded queue drops the oldest when full, counts them, says so once, and takes back undelivered items at the head", () => {
+  let said = 0;
+  const q = boundedQueue<number>(3, () => said++);
+  for (let i = 1; i <= 3; i++) q.push(i);
+  expect(said).toBe(0);
+  for (let i = 4; i <= 5; i++) q.push(i);
+  expect([q.size, q.dropped, said]).toEqual([3, 2, 1]);
   const taken = q.take(2);
   expect(taken).toEqual([3, 4]);
   q.push(6);

@@ -14,12 +14,17 @@ export type BoundedQueue<T> = {
   readonly capacity: number;
 };
 
-export function boundedQueue<T>(capacity: number): BoundedQueue<T> {
+/** `onFirstDrop`: called once, when the first item is dropped (a sink says so once in its log). */
+export function boundedQueue<T>(capacity: number, onFirstDrop?: () => void): BoundedQueue<T> {
   if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`queue capacity must be a whole number of at least 1, not ${capacity}`);
   // An array with a moving head: shift() on a 10,000-item array is a copy per event.
   let items: T[] = [];
   let head = 0;
   let dropped = 0;
+  const drop = (n: number) => {
+    if (n > 0 && dropped === 0) onFirstDrop?.();
+    dropped += n;
+  };
   const size = () => items.length - head;
   const compact = () => {
     if (head > 1024 && head * 2 > items.length) {
@@ -32,7 +37,7 @@ export function boundedQueue<T>(capacity: number): BoundedQueue<T> {
       items.push(item);
       if (size() > capacity) {
         head++;
-        dropped++;
+        drop(1);
         compact();
       }
     },
@@ -48,7 +53,7 @@ export function boundedQueue<T>(capacity: number): BoundedQueue<T> {
     putBack(back) {
       const room = capacity - size();
       const keep = room >= back.length ? back : back.slice(back.length - Math.max(0, room));
-      dropped += back.length - keep.length;
+      drop(back.length - keep.length);
       if (keep.length) {
         items = [...keep, ...items.slice(head)];
         head = 0;

@@ -112,7 +112,8 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
   }
   log.info("clickhouse: writing activity events", { url: where, table: qualified, server_version: version, ...(note ? { via: `${base} (${note})` } : {}) });
 
-  const queue = boundedQueue<PublishedEvent>(Math.max(opts.capacity ?? 10_000, batchSize * 4));
+  const capacity = Math.max(opts.capacity ?? 10_000, batchSize * 4);
+  const queue = boundedQueue<PublishedEvent>(capacity, () => log.warn("clickhouse: row buffer full; dropping the oldest rows (counted in health)", { url: where, capacity }));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<boolean> | undefined;
@@ -121,7 +122,6 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
   let sent = 0;
   let rejected = 0;
   let stopped = false;
-  let dropWarned = false;
 
   /** One insert of up to a batch; false when it failed (its rows are back at the head). */
   function send(timeoutMs: number): Promise<boolean> {
@@ -203,10 +203,6 @@ export async function openClickHouse(opts: ClickHouseOptions): Promise<Sink> {
     push(event) {
       if (stopped) return;
       queue.push(event);
-      if (queue.dropped > 0 && !dropWarned) {
-        dropWarned = true;
-        log.warn("clickhouse: row buffer full; dropping the oldest rows (counted in health)", { url: where, capacity: queue.capacity });
-      }
       waitOrSend();
     },
     async close(deadline) {

@@ -47,7 +47,8 @@ export async function openNats(opts: NatsSinkOptions): Promise<Sink> {
   const pingIntervalMs = opts.pingIntervalMs ?? 10_000;
   const beforeReconnect = opts.beforeReconnect ?? ((attempt: number) => sleep(reconnectDelay(attempt)));
 
-  const queue = boundedQueue<PublishedEvent>(opts.capacity ?? 10_000);
+  const capacity = opts.capacity ?? 10_000;
+  const queue = boundedQueue<PublishedEvent>(capacity, () => log.warn("nats: event buffer full; dropping the oldest events (counted in health)", { url: where, capacity }));
   /** sent, waiting for the PONG that follows them; an idle PING has no events */
   let unanswered: { events: PublishedEvent[]; sentAt: number }[] = [];
   let conn: NatsConnection | undefined;
@@ -58,7 +59,6 @@ export async function openNats(opts: NatsSinkOptions): Promise<Sink> {
   let oversize = 0;
   let scheduled = false;
   let stopped = false;
-  let dropWarned = false;
   const serverErrors = new Set<string>();
   let progress: (() => void)[] = [];
   const wake = () => {
@@ -183,10 +183,6 @@ export async function openNats(opts: NatsSinkOptions): Promise<Sink> {
     push(event) {
       if (stopped) return;
       queue.push(event);
-      if (queue.dropped > 0 && !dropWarned) {
-        dropWarned = true;
-        log.warn("nats: event buffer full; dropping the oldest events (counted in health)", { url: where, capacity: queue.capacity });
-      }
       schedule();
     },
     async close(deadline) {
