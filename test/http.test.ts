@@ -289,12 +289,14 @@ describe("tfo-mcp serve --transport http", () => {
     expect(seen[0]).toMatch(/^running for 1 s, \d+ bytes of output so far$/);
     await client.close();
   });
-  test("an SDK client with the key lists and calls tools and reads resources", async () => {
-    const client = await connect();
+  test("an SDK client with the key lists and calls tools and reads resources; the session is known by its Mcp-Session-Id everywhere", async () => {
+    const { client, transport } = await connectHttp(s.url, { Authorization: `Bearer ${KEY}` });
     expect((await client.listTools()).tools).toHaveLength(9);
     expect(textOf(await client.callTool({ name: "echo", arguments: { message: "over http" } }))).toBe("Echo: over http");
     const health = JSON.parse(resourceText(await client.readResource({ uri: "status://health" })));
     expect(health.session.client.name).toBe("http-e2e");
+    // The same id in health (and so in logs, spans, events and the stored session row) as on the wire.
+    expect(health.session.id).toBe(transport.sessionId);
     await client.close();
   });
   test("two clients get two sessions", async () => {

@@ -537,15 +537,17 @@ async function endSession(s: Session) {
 
 /**
  * One MCP session's Server. `kit`: what the server's sessions share (serverKit), when the
- * caller keeps one; a kit built from another config or tool list is not used.
+ * caller keeps one; a kit built from another config or tool list is not used. `sessionId`:
+ * the transport's id for the session (http's Mcp-Session-Id), so that logs, spans, events
+ * and the stored session row say the same one; a new one otherwise.
  */
-export function createServer(deps: ServerDeps, kit?: ServerKit) {
+export function createServer(deps: ServerDeps, kit?: ServerKit, sessionId: string = crypto.randomUUID()) {
   if (!kit || !fits(kit, deps)) kit = serverKit(deps);
   const stats: Stats = {
     startedAt: Date.now(),
     toolCalls: 0,
     toolErrors: 0,
-    sessionId: crypto.randomUUID(),
+    sessionId,
     state: "created",
     offered: kit.offered,
     backends: deps.backends,

@@ -167,8 +167,10 @@ export async function serveHttp(
     return { ...scope, resources, resourceTemplates, prompts, activity, tenant: tenant?.name ?? null, transport: TRANSPORT_OF[kind], backends };
   }
 
-  async function serverFor(place: Place, tenant: ApiKey | undefined, kind: Kind) {
-    return createServer(tenant ? sessionDeps(await tenantSession(own, tenant), tenant, kind) : ownDeps(place.principal, kind), kit);
+  /** `id`: the session's id on the wire, also in its logs, spans, events and stored session row. */
+  async function serverFor(place: Place, tenant: ApiKey | undefined, kind: Kind, id: string) {
+    // The deps are shared by a principal's sessions (memory per idle session): the id goes apart.
+    return createServer(tenant ? sessionDeps(await tenantSession(own, tenant), tenant, kind) : ownDeps(place.principal, kind), kit, id);
   }
 
   /** A call over SSE or WebSocket began: it counts as in flight (and its session busy) until answered. */
@@ -260,8 +262,8 @@ export async function serveHttp(
 
   /** A session over a stream of our own (SSE, WebSocket): its id is ours, and it exists from the moment the stream opens. */
   async function openOwnSession(place: Place, tenant: ApiKey | undefined, kind: Kind, make: (id: string, sent: (m: JSONRPCMessage) => void) => Transport & { sessionId: string }) {
-    const { server, endSession } = await serverFor(place, tenant, kind);
     const id = crypto.randomUUID();
+    const { server, endSession } = await serverFor(place, tenant, kind, id);
     const live: Live = { kind, server, end: endSession, why: "ended by the client" } as unknown as Live;
     live.transport = make(id, (m) => {
       if (!isAnswer(m)) return;
@@ -285,8 +287,8 @@ export async function serveHttp(
   }
 
   async function newSession(place: Place, tenant: ApiKey | undefined): Promise<Live> {
-    const { server, endSession } = await serverFor(place, tenant, "streamable");
     const sessionId = crypto.randomUUID();
+    const { server, endSession } = await serverFor(place, tenant, "streamable", sessionId);
     // In Redis while it is up when the session opens; a session opened during an outage keeps its own.
     const events = redis?.up ? redisSessionEvents(redis, { id: sessionId, ttlMs: h.session_idle_timeout * 1000 + 60_000 }) : sessionEvents();
     const live = { kind: "streamable", server, end: endSession, why: "ended by the client", events } as unknown as Live;
