@@ -93,6 +93,15 @@ ready() {
   done
   return 1
 }
+# An HTTP GET on loopback answered 200, with bash alone (curl is not on every machine).
+# shellcheck disable=SC2317 # called through ready "$@"
+http_ok() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+    head -n 1 <&3 | grep -q ' 200 '
+  ) 2>/dev/null
+}
 started=()
 missing=()
 
@@ -119,7 +128,7 @@ else missing+=(redis); fi
 
 if command -v nats-server >/dev/null; then
   nats-server -a 127.0.0.1 -p "$nats_port" -m $((nats_port + 4000)) -P "$dir/nats.pid" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
-  if ready curl -sf "http://127.0.0.1:$((nats_port + 4000))/healthz"; then
+  if ready http_ok $((nats_port + 4000)) /healthz; then
     echo "export TFO_TEST_NATS_URL=nats://127.0.0.1:$nats_port" >>"$dir/env"
     started+=("nats:$nats_port")
   else missing+=(nats); fi
@@ -143,7 +152,7 @@ if command -v clickhouse-server >/dev/null; then
 </yandex>
 EOF
   clickhouse-server --config-file="$dir/ch/config.xml" --pid-file="$dir/clickhouse.pid" --daemon >/dev/null 2>&1
-  if ready curl -sf "http://127.0.0.1:$ch_port/ping"; then
+  if ready http_ok "$ch_port" /ping; then
     echo "export TFO_TEST_CLICKHOUSE_URL=http://127.0.0.1:$ch_port" >>"$dir/env"
     started+=("clickhouse:$ch_port")
   else missing+=(clickhouse); fi
