@@ -153,6 +153,8 @@ const serve = defineCommand({
       throw new Exit(1);
     }
     const overHttp = config.server.transport === "http" || config.server.transport === "sse" || config.server.transport === "websocket";
+    // Redis holds what replicas share (limits, counts, resumable streams): a stdio server has none.
+    if (!overHttp && config.cache.backend === "redis") log.info("cache.backend redis is not used on stdio: it shares the http transport's limits between replicas");
     // A shared backend that is switched on must answer now: a team that asked for PostgreSQL,
     // NATS or ClickHouse must not run on a private file or publish into nothing.
     const storage = sharedStore(config);
