@@ -57,9 +57,19 @@ stop() {
   rm -rf "$dir"
 }
 
+# Run as root, a wrong DIR must not cost anything: start wants a new or empty folder (it
+# changes its mode), stop only a folder start made (it removes it).
 if [ "$cmd" = stop ]; then
+  if [ ! -f "$dir/env" ]; then
+    echo "services: $dir was not made by 'scripts/services.sh start' (no env file there); nothing stopped or removed" >&2
+    exit 2
+  fi
   stop
   exit 0
+fi
+if [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
+  echo "services: $dir is not empty; give a new folder (e.g. /tmp/svc)" >&2
+  exit 2
 fi
 
 mkdir -p "$dir" && chmod 755 "$dir" # the postgres user must be able to enter it

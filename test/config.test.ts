@@ -2,10 +2,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { maskSecrets, maskUrlCredentials, renderConfigTemplate, secretValues } from "../src/config/describe.ts";
+import { envSecretValues, maskSecrets, maskUrlCredentials, renderConfigTemplate, secretValues } from "../src/config/describe.ts";
 import { coerce, configFromEnv, keyPathFor } from "../src/config/env.ts";
 import { loadConfig, mergeLayers } from "../src/config/load.ts";
-import { defaults } from "../src/config/schema.ts";
+import { backendProblems, defaults } from "../src/config/schema.ts";
 import { trustFile, trustListPath } from "../src/config/trust.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -384,6 +384,17 @@ describe("secrets inside URLs and in error messages", () => {
     const db = { ...defaults, database: { ...defaults.database, postgres_url: "postgres://postgres@db:5432/x" }, queue: { ...defaults.queue, nats_url: "nats://natstoken99@q:4222" } };
     expect(secretValues(db)).not.toContain("postgres");
     expect(secretValues(db)).toContain("natstoken99");
+  });
+  test("a backend URL of the wrong kind is reported with its password masked", () => {
+    const config = { ...defaults, storage: { ...defaults.storage, backend: "postgres" as const }, database: { ...defaults.database, postgres_url: "postgress://app:Sup3rSecret@db/x" } };
+    const [problem] = backendProblems(config);
+    expect(problem!.message).toContain("postgress://app:********@db/x");
+    expect(problem!.message).not.toContain("Sup3rSecret");
+  });
+  test("an OTLP header value with a stray % is redacted as written instead of stopping the server", () => {
+    expect(envSecretValues({ OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%ZZabcdefgh,x-key=plain%20value" })).toEqual(
+      expect.arrayContaining(["Bearer%ZZabcdefgh", "plain value"]),
+    );
   });
   test("a malformed secret is refused without echoing it; a bad URL value is shown masked", async () => {
     let r = await load({ env: { TELEMETRYFLOW_MCP_HTTP__API_KEYS: "[tfo_live_secret_value" } });

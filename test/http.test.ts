@@ -269,6 +269,11 @@ describe("start-up refusals (pure)", () => {
     if (problem === undefined) expect(got).toBeUndefined();
     else expect(got).toContain(problem);
   });
+  test.each(["sse", "websocket"] as const)("server.transport %p is the same http server: validate refuses what serve refuses", (transport) => {
+    const config = { ...defaults, server: { ...defaults.server, transport, host: "0.0.0.0" } };
+    expect(httpExposureProblem(config, ["/w"])).toContain("without keys");
+    expect(httpExposureProblem({ ...config, server: { ...config.server, transport: "stdio" } }, ["/w"])).toBeUndefined();
+  });
 });
 
 describe("tfo-mcp serve --transport http", () => {

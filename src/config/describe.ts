@@ -121,7 +121,11 @@ export function envSecretValues(env: Record<string, string | undefined>): string
   for (const [name, raw] of Object.entries(env)) {
     if (!raw || !/^OTEL_EXPORTER_OTLP_(?:\w+_)?HEADERS$/.test(name)) continue;
     for (const pair of raw.split(",")) {
-      const value = decodeURIComponent(pair.slice(pair.indexOf("=") + 1).trim());
+      // A stray % must not stop the server: the value is then redacted as written (as the exporter reads it).
+      let value = pair.slice(pair.indexOf("=") + 1).trim();
+      try {
+        value = decodeURIComponent(value);
+      } catch {}
       if (value.length >= 4) out.push(value, ...value.split(/\s+/).filter((part) => part.length >= 8));
     }
   }

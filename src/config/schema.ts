@@ -4,6 +4,8 @@
 import * as v from "valibot";
 import { parseStorageUrl } from "../store/open.ts";
 import { parseIpRange } from "../server/ip.ts";
+// A function used only when a config is checked: the import cycle with describe.ts is harmless.
+import { maskUrlCredentials } from "./describe.ts";
 
 const MiB = 1024 * 1024;
 
@@ -243,7 +245,7 @@ export function backendProblems(config: Config): { path: string; message: string
       scheme = new URL(b.url(config)).protocol;
     } catch {}
     if (!(b.schemes as readonly string[]).includes(scheme)) {
-      out.push({ path: b.path, message: `${b.path} ${JSON.stringify(b.url(config))} is not a URL this backend speaks; use ${b.schemes.map((x) => `${x}//…`).join(" or ")}` });
+      out.push({ path: b.path, message: `${b.path} ${JSON.stringify(maskUrlCredentials(b.url(config)))} is not a URL this backend speaks; use ${b.schemes.map((x) => `${x}//…`).join(" or ")}` });
     }
   }
   return out;

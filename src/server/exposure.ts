@@ -9,7 +9,8 @@ export const MIN_KEY_LENGTH = 16;
 
 /** `storeKeys`: whether the store holds API keys (tfo-mcp keys add); then every request needs a key. */
 export function httpExposureProblem(config: Config, roots: string[], storeKeys = false): string | undefined {
-  if (config.server.transport !== "http") return undefined;
+  // sse and websocket select the same http server.
+  if (config.server.transport === "stdio") return undefined;
   const short = config.http.api_keys.flatMap((key, i) => (key.length < MIN_KEY_LENGTH ? [`http.api_keys.${i} (${key.length === 0 ? "empty" : `${key.length} characters`})`] : []));
   if (short.length) {
     return `refusing to serve http with ${short.join(", ")}: every key must be at least ${MIN_KEY_LENGTH} characters. Make one with \`openssl rand -hex 32\`.`;

@@ -139,7 +139,14 @@ export async function openFolderInsideRoots(
       ...folder,
       ref: folder.path,
       openBelow: (rel) => ({ path: rel ? `${folder.path}/${rel}` : folder.path, close() {} }),
-      sizeOf: (where, name) => lstatSync(`${where.path}/${name}`, { throwIfNoEntry: false })?.size,
+      // A folder that can be read but not entered (EACCES) lists its names without sizes.
+      sizeOf(where, name) {
+        try {
+          return lstatSync(`${where.path}/${name}`, { throwIfNoEntry: false })?.size;
+        } catch {
+          return undefined;
+        }
+      },
       close() {},
     };
   }
