@@ -152,7 +152,7 @@ const serve = defineCommand({
       err(`tfo-mcp: ${ws.error}. Pass an existing folder with --root or workspace.roots.`);
       throw new Exit(1);
     }
-    const overHttp = config.server.transport === "http" || config.server.transport === "sse" || config.server.transport === "websocket";
+    const overHttp = config.server.transport !== "stdio";
     // Redis holds what replicas share (limits, counts, resumable streams): a stdio server has none.
     if (!overHttp && config.cache.backend === "redis") log.info("cache.backend redis is not used on stdio: it shares the http transport's limits between replicas");
     // A shared backend that is switched on must answer now: a team that asked for PostgreSQL,
@@ -180,7 +180,7 @@ const serve = defineCommand({
     if (overHttp) {
       const { serveHttp } = await import("./server/http.ts");
       // The store is closed here, after the activity sinks flushed their audit records into it.
-      const http = await serveHttp(config, log, ws.workspace, telemetry, activity, { ...storage, close: async () => {} });
+      const http = await serveHttp(config, log, ws.workspace, telemetry, activity, storage);
       if ("error" in http) {
         await activity?.close();
         await storage.close();

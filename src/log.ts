@@ -85,20 +85,19 @@ export function createLogger(opts: LoggerOptions): Logger {
 
 export type LogRecordSink = (record: { level: "debug" | "info" | "warn" | "error"; message: string; attributes?: Fields }) => void;
 
-const LEVEL_ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
-
 /**
  * A logger that writes what `log` writes and also hands each record it keeps at `level` to
  * `sink` (OTLP logs). The sink redacts with the same redactor and secrets as the lines,
  * after its rate limit: a record it drops costs no redaction.
  */
 export function teeLogger(log: Logger, opts: { level: LogLevel; sink: LogRecordSink }): Logger {
-  const min = LEVEL_ORDER[opts.level];
+  // consola's numbers: a record is kept when its level's is at most the threshold's.
+  const max = CONSOLA_LEVEL[opts.level];
   const tee =
     (level: "debug" | "info" | "warn" | "error") =>
     (message: string, fields?: Fields) => {
       log[level](message, fields);
-      if (LEVEL_ORDER[level] >= min) opts.sink({ level, message, attributes: fields });
+      if (CONSOLA_LEVEL[level] <= max) opts.sink({ level, message, attributes: fields });
     };
   return { debug: tee("debug"), info: tee("info"), warn: tee("warn"), error: tee("error") };
 }

@@ -3,7 +3,7 @@
 // API or the client's sampling) and the tools (the server's own call path) come in as
 // functions, so the loop is the same for both and a test can drive it with its own.
 import type { ToolOutput } from "../tools/define.ts";
-import { type ChatMessage, type ContentBlock, type TextBlock, textOf, type ToolResultBlock, type ToolUseBlock, type Usage } from "./client.ts";
+import { type ChatMessage, type TextBlock, textOf, type ToolResultBlock, type ToolUseBlock, type Usage } from "./client.ts";
 
 /** One answer of the model, in the Messages API's terms (sampling's are mapped to them). */
 export type ModelReply = { content: (TextBlock | ToolUseBlock)[]; stopReason: string | null; model: string; usage: Usage };
@@ -112,6 +112,3 @@ export function cutToBytes(text: string, maxBytes: number, why: string): string 
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
   return `${new TextDecoder().decode(bytes.subarray(0, end))}\n[… ${bytes.length - end} more bytes cut: ${why}]`;
 }
-
-/** The blocks of a message, whichever form its content has. */
-export const blocksOf = (message: ChatMessage): ContentBlock[] => (typeof message.content === "string" ? [{ type: "text", text: message.content }] : message.content);

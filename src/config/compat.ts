@@ -2,7 +2,7 @@
 // into ours before validation, each with a warning where the meaning changes. Pure.
 import type { Partial } from "./env.ts";
 import { coerce } from "./env.ts";
-import { defaults } from "./schema.ts";
+import { defaultAt } from "./schema.ts";
 
 // Python's logging level names, any case, to ours.
 const LEVELS: Record<string, string> = {
@@ -23,7 +23,6 @@ const CLAMPS: Record<string, { max: number; why: string }> = {
   "claude.max_tokens": { max: 128_000, why: "no Claude model writes more than 128000 tokens" },
 };
 
-const leaves = defaults as unknown as Record<string, Record<string, unknown>>;
 
 export function upstreamCompat(input: Partial, transport?: string): { values: Partial; warnings: string[] } {
   const values: Partial = {};
@@ -37,7 +36,7 @@ export function upstreamCompat(input: Partial, transport?: string): { values: Pa
     for (const [k, raw] of Object.entries(section)) {
       const path = `${s}.${k}`;
       let value = raw;
-      const like = leaves[s]?.[k];
+      const like = defaultAt(path);
       // pydantic reads "yes", "t", "8080" in YAML as it does in the environment.
       if (typeof value === "string" && (typeof like === "boolean" || typeof like === "number")) value = coerce(value, like, ":");
       if (path === "logging.level" && typeof value === "string") value = LEVELS[value.trim().toLowerCase()] ?? value;

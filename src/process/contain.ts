@@ -9,7 +9,6 @@
 // subreaper the server reaps exited children that are not Bun's own, and it knows Bun's own by
 // that set (children left in the server's own session are never touched).
 import type { Subprocess } from "bun";
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../log.ts";
 import { membersOf, type RunRef } from "./attribute.ts";
 import { killCgroup, makeRunCgroup, readOwnCgroupDir, removeWhenEmpty } from "./cgroup.ts";
@@ -52,7 +51,8 @@ export type Containment = {
 export function newContainment(platform: NodeJS.Platform = process.platform): Containment {
   return {
     platform,
-    token: randomUUID().slice(0, 8),
+    // Web Crypto: node:crypto would load at every start (execute_command imports this module).
+    token: crypto.randomUUID().slice(0, 8),
     runCount: 0,
     subreaper: false,
     selfSid: platform === "linux" ? (readStat(process.pid)?.sid ?? -1) : -1,

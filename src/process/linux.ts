@@ -2,12 +2,11 @@
 // Loaded only on Linux and only when asked; any failure (no libc found, ffi unavailable
 // on this build) gives `undefined` and the caller falls back to what Node's API can do.
 
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { dlopen, FFIType } from "bun:ffi";
 
 export const PR_GET_DUMPABLE = 3;
 export const PR_SET_DUMPABLE = 4;
 export const PR_SET_CHILD_SUBREAPER = 36;
-export const PR_GET_CHILD_SUBREAPER = 37;
 
 const P_ALL = 0;
 const WNOHANG = 1;
@@ -21,8 +20,6 @@ const F_SETFL = 4;
 export type Libc = {
   /** prctl(option, arg); -1 on failure */
   prctl(option: number, arg: number): number;
-  /** prctl(PR_GET_CHILD_SUBREAPER): the flag, read back through a pointer */
-  isSubreaper(): boolean;
   /** The pid of a child that has exited and is not reaped yet (left waitable), 0 when none, -1 when this process has no children at all. */
   peekExitedChild(): number;
   /** waitpid(pid, NULL, WNOHANG): true once that exited child is reaped */
@@ -49,15 +46,10 @@ export function loadLibc(platform: NodeJS.Platform = process.platform): { ok: tr
       });
       // siginfo_t is 128 bytes; si_pid sits at offset 16 on 64-bit Linux.
       const info = new Int32Array(32);
-      const flag = new Int32Array(2);
       return {
         ok: true,
         libc: {
           prctl: (option, arg) => symbols.prctl(option, arg, 0, 0, 0),
-          isSubreaper() {
-            flag[0] = 0;
-            return symbols.prctl(PR_GET_CHILD_SUBREAPER, ptr(flag), 0, 0, 0) === 0 && flag[0] === 1;
-          },
           peekExitedChild() {
             info.fill(0);
             if (symbols.waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT | __WALL) !== 0) return -1;

@@ -53,7 +53,7 @@ export type ServerDeps = {
   backends?: () => Record<string, string>;
 };
 
-const LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"] as const;
+const LEVELS = p.RFC5424_LEVELS;
 // Fields added to tools after the first protocol version; older clients get the shape they know.
 const STRUCTURED_SINCE = "2025-06-18";
 const CAPABILITY_OF: Record<string, string> = { tools: "tools", resources: "resources", prompts: "prompts", logging: "logging", completion: "completions" };

@@ -13,7 +13,7 @@ export const MAX_EVENT_BYTES = 1024 * 1024;
 type Kept = { streamId: string; message: JSONRPCMessage; bytes: number };
 
 // Ids are `<stream id>.<sequence>`: the SDK's stream ids are UUIDs (or "_GET_stream"), no dots.
-const parse = (eventId: string): { streamId: string; seq: number } | undefined => {
+export const parseEventId = (eventId: string): { streamId: string; seq: number } | undefined => {
   const dot = eventId.lastIndexOf(".");
   const seq = Number(eventId.slice(dot + 1));
   return dot > 0 && Number.isSafeInteger(seq) && seq >= 0 ? { streamId: eventId.slice(0, dot), seq } : undefined;
@@ -53,7 +53,7 @@ class EventLog implements SessionEvents {
   }
 
   canResume(eventId: string) {
-    const at = parse(eventId);
+    const at = parseEventId(eventId);
     // Every event after `at` is kept: at.seq + 1 >= first, and `at` was handed out.
     return at !== undefined && at.seq + 1 >= this.first && at.seq < this.next && (at.seq < this.first || this.events[at.seq - this.first]!.streamId === at.streamId);
   }
@@ -72,11 +72,11 @@ class EventLog implements SessionEvents {
   }
 
   async getStreamIdForEventId(eventId: string) {
-    return this.canResume(eventId) ? parse(eventId)!.streamId : undefined;
+    return this.canResume(eventId) ? parseEventId(eventId)!.streamId : undefined;
   }
 
   async replayEventsAfter(lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }) {
-    const at = parse(lastEventId);
+    const at = parseEventId(lastEventId);
     if (!at || !this.canResume(lastEventId)) return "";
     const { first } = this;
     // A snapshot: events stored while replaying go out live on the stream this replay registers.

@@ -13,7 +13,6 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { Server as BunServer, ServerWebSocket } from "bun";
-import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
 import { type Activity, activityStates } from "../events/port.ts";
 import type { Telemetry } from "../telemetry/port.ts";
@@ -41,7 +40,7 @@ import { type Place, type Refusal, type SessionEntry, sessionTable } from "./htt
 import { clientMessages, MESSAGES_PATH, SSE_PATH, type SseTransport, sseTransport } from "./http-sse.ts";
 import { asksForMcp, WS_PATH, WS_SUBPROTOCOL, type WsTransport, wsTransport } from "./http-ws.ts";
 import { PROTOCOL_TABLES, releaseEmptyTables, STREAMABLE_TABLES } from "./sdk-internals.ts";
-import { type SharedStore, sharedStore } from "./serve.ts";
+import { replicaName, type SharedStore, sharedStore } from "./serve.ts";
 
 export const MCP_PATH = "/mcp";
 
@@ -85,30 +84,32 @@ const READY_PROBE_MS = 2000;
 const CALLS_RETRY_AFTER = "1";
 const shuttingDown = () => jsonError(503, "The server is shutting down; connect again in a moment", { Connection: "close", "Retry-After": "5" });
 
-/** `storage`: the process's store if the caller opened it already; `stop` closes it. */
+/** `storage`: the process's store if the caller opened it already (then closing it is the caller's); else one of its own, closed by `stop`. */
 export async function serveHttp(
   config: Config,
   log: Logger,
   workspace: Workspace,
   telemetry?: Telemetry,
   activity?: Activity,
-  storage: SharedStore = sharedStore(config),
+  opened?: SharedStore,
 ): Promise<HttpServer | { error: string }> {
+  const storage = opened ?? sharedStore(config);
+  const closeOwnStore = () => (opened ? Promise.resolve() : storage.close());
   const { host, port } = config.server;
   const h = config.http;
   const keys = keyDirectory(storage.open, log);
   const storeKeys = await keys.anyKeys().catch(() => false);
   // Keys from the store protect an exposed server as http.api_keys do: every request then needs one.
-  const exposed = httpExposureProblem({ ...config, server: { ...config.server, transport: "http" } }, workspace.roots, storeKeys);
+  const exposed = httpExposureProblem(config, workspace.roots, storeKeys);
   if (exposed) {
-    await storage.close();
+    await closeOwnStore();
     return { error: exposed };
   }
   let redis: SharedRedis | undefined;
   if (config.cache.backend === "redis") {
     const connected = await connectRedis({ url: config.cache.redis_url, log, scripts: [BUCKETS, COUNT_ADMIT, COUNT_WRITE] });
     if (!connected.ok) {
-      await storage.close();
+      await closeOwnStore();
       return { error: `cache.backend is redis, but ${connected.error}: start Redis, correct cache.redis_url, or set cache.backend: memory` };
     }
     redis = connected.redis;
@@ -599,8 +600,8 @@ export async function serveHttp(
     },
   });
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${http.port}${MCP_PATH}`;
-  // replicaName (serve.ts) with the port bound: replicas started with --port 0 on one host must differ.
-  const replica = config.server.replica || `${hostname()}:${http.port}`;
+  // With the port bound: replicas started with --port 0 on one host differ in Redis.
+  const replica = replicaName(config, true, http.port);
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   if (redis) {
     const r = redis;
@@ -659,7 +660,7 @@ export async function serveHttp(
       clearInterval(heartbeat);
       if (redis?.up) await Promise.allSettled([sharedCalls!.leave(), sharedSessions!.leave()]);
       redis?.close();
-      await storage.close();
+      await closeOwnStore();
     },
   };
 }

@@ -71,11 +71,11 @@ export type SharedStore = ReturnType<typeof sharedStore>;
  * This process's name on activity events and in Redis: server.replica, else the host name
  * (with the configured port over http, where several may run on one host).
  */
-export function replicaName(config: Config, overHttp: boolean, host = hostname(), pid = process.pid): string {
+export function replicaName(config: Config, overHttp: boolean, port = config.server.port, host = hostname(), pid = process.pid): string {
   if (config.server.replica) return config.server.replica;
   if (!overHttp) return host;
-  // Port 0 is picked by the system when it listens, after this name is needed: the pid tells such replicas apart.
-  return config.server.port === 0 ? `${host}:pid${pid}` : `${host}:${config.server.port}`;
+  // Port 0 is picked by the system when it listens, after activity events need a name: the pid tells such replicas apart.
+  return port === 0 ? `${host}:pid${pid}` : `${host}:${port}`;
 }
 
 /** Returns the exit code. `storage` and `activity`: opened by the caller, which checked them at start-up. */

@@ -6,17 +6,11 @@
 // waited for (one connection keeps them in order, so a replay sent later reads them); one that
 // fails makes every resume from before it refused, as a gap.
 import type { SessionEvents } from "../server/http-events.ts";
-import { MAX_EVENT_BYTES, MAX_EVENTS } from "../server/http-events.ts";
+// Ids are `<stream id>.<sequence>`, as in http-events.ts.
+import { MAX_EVENT_BYTES, MAX_EVENTS, parseEventId as parse } from "../server/http-events.ts";
 import type { SharedRedis } from "./redis.ts";
 
 type Indexed = { streamId: string; bytes: number };
-
-// Ids are `<stream id>.<sequence>`, as in http-events.ts.
-const parse = (eventId: string): { streamId: string; seq: number } | undefined => {
-  const dot = eventId.lastIndexOf(".");
-  const seq = Number(eventId.slice(dot + 1));
-  return dot > 0 && Number.isSafeInteger(seq) && seq >= 0 ? { streamId: eventId.slice(0, dot), seq } : undefined;
-};
 
 // An entry: "<seq> <stream id> <message JSON>"; stream ids hold no spaces (UUIDs, "_GET_stream").
 const entry = (seq: number, streamId: string, json: string) => `${seq} ${streamId} ${json}`;

@@ -3,7 +3,6 @@
 // Each replica keeps its own local limits as well (http-limits.ts, http-sessions.ts): they
 // decide alone while Redis is away, and they stay the truth about this replica's own counts,
 // which Redis mirrors so that the others can add them up.
-import type { Verdict } from "../server/http-limits.ts";
 import { defineScript, type SharedRedis } from "./redis.ts";
 
 // Buckets, all or nothing: every bucket must hold a token, then those with cost 1 give one.
@@ -186,5 +185,3 @@ export function sharedCounts(
 
 export type SharedCounts = ReturnType<typeof sharedCounts>;
 
-/** A Verdict from a SharedVerdict, for code that speaks http-limits.ts's type. */
-export const asVerdict = (v: SharedVerdict): Verdict => (v.ok ? { ok: true } : { ok: false, retryAfterSeconds: v.retryAfterSeconds });

@@ -1,6 +1,7 @@
 // API keys for the HTTP transports: each key is a tenant with its own roots, tools,
 // read-only flag and limits. Only a key's SHA-256 is stored; the key is shown once.
 import * as v from "valibot";
+import { sha256 } from "../config/trust.ts";
 
 export const KEY_PREFIX = "tfo_";
 
@@ -35,7 +36,7 @@ export function newKey(): string {
 }
 
 export function hashKey(key: string): string {
-  return new Bun.CryptoHasher("sha256").update(key).digest("hex");
+  return sha256(key);
 }
 
 /**
